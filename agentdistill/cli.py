@@ -1,0 +1,64 @@
+"""The ``agentdistill`` command: one sub-command per stage, each a thin wrapper over the library.
+
+Sub-command groups live beside the code they wire (``agentdistill/<part>/cli.py``) and are registered
+here. Errors a user can act on (:class:`~agentdistill.errors.AgentDistillError`) print as one line.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from rich.console import Console
+
+from agentdistill.errors import AgentDistillError
+from agentdistill.models.cli import models_app, serve_command
+from agentdistill.sandbox.cli import sandbox_app
+from agentdistill.tools.cli import index_app
+
+app = typer.Typer(
+    name="agentdistill",
+    help="Distill LLM agents (retrieval + sandboxed Python tools) into small tool-using models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(models_app, name="models")
+app.command("serve")(serve_command)
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(index_app, name="index")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the agentdistill version."""
+    from agentdistill import __version__
+
+    typer.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    err = Console(stderr=True)
+    try:
+        rc = app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except AgentDistillError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

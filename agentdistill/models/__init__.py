@@ -1,0 +1,37 @@
+"""Chat models: one protocol (:class:`ChatModel`), several backends, named by spec strings.
+
+>>> from agentdistill.models import load_chat_model
+>>> model = load_chat_model("default")          # packaged SmolLM2-135M-Instruct, offline
+>>> model.generate([{"role": "user", "content": "Hi"}], n=2, temperature=0.7).texts
+"""
+
+from agentdistill.models.base import (
+    ChatModel,
+    ChatResult,
+    Completion,
+    ContinuationUnsupportedError,
+    GenerationParams,
+    ModelError,
+    ModelInputError,
+    ModelRequestError,
+    ModelSpecError,
+    ModelUnavailableError,
+)
+from agentdistill.models.specs import ModelSpec, load_chat_model, open_chat_model, parse_model_spec
+
+__all__ = [
+    "ChatModel",
+    "ChatResult",
+    "Completion",
+    "ContinuationUnsupportedError",
+    "GenerationParams",
+    "ModelError",
+    "ModelInputError",
+    "ModelRequestError",
+    "ModelSpec",
+    "ModelSpecError",
+    "ModelUnavailableError",
+    "load_chat_model",
+    "open_chat_model",
+    "parse_model_spec",
+]

@@ -1,0 +1,195 @@
+"""The shared vocabulary: Task, Message, Trajectory, ExecResult.
+
+Every stage reads and writes these, so they are versioned: a trajectory record carries
+``schema: "agentdistill.trajectory/1"`` and readers refuse versions they do not know. Validation is
+done by pydantic; errors are re-raised as :class:`SchemaError` naming the file, line and field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agentdistill.errors import AgentDistillError
+
+TRAJECTORY_SCHEMA = "agentdistill.trajectory/1"
+SUPPORTED_TRAJECTORY_SCHEMAS = (TRAJECTORY_SCHEMA,)
+
+Role = Literal["system", "user", "assistant"]
+# What a message is within an episode. Assistant messages: action (thought + code), reflection
+# (a corrected step after a failure), final (the answer), cot (a plain chain-of-thought answer).
+# User messages: task (the question), observation (tool output), error (an exception or parse
+# error shown to the agent), prompt (any other instruction, e.g. "give your final answer now").
+MessageKind = Literal["task", "prompt", "action", "observation", "error", "reflection", "final", "cot"]
+Domain = Literal["qa", "math", "other"]
+
+
+class SchemaError(AgentDistillError, ValueError):
+    """A record that does not match the schema; says where (file, line) and which field."""
+
+    def __init__(self, message: str, *, source: str | None = None, line: int | None = None):
+        where = f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
+        super().__init__(f"{where}{message}")
+        self.source, self.line = source, line
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Task(_Record):
+    """One question to solve. ``answer`` is the gold answer (aliases in ``metadata["aliases"]``)."""
+
+    id: str
+    question: str
+    answer: str | None = None
+    domain: Domain = "other"
+    source: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Message(_Record):
+    """One chat message. ``train`` marks the messages the student learns to produce."""
+
+    role: Role
+    content: str
+    kind: MessageKind | None = None
+    train: bool = False
+
+    def to_chat(self) -> dict[str, str]:
+        """The plain ``{role, content}`` form chat templates and APIs expect."""
+        return {"role": self.role, "content": self.content}
+
+
+class AgentInfo(_Record):
+    model: str
+    role: Literal["teacher", "student"] = "teacher"
+    prompt_version: str = ""
+    generation: dict[str, Any] = Field(default_factory=dict)
+    seed: int | None = None
+
+
+class TrajectoryStats(_Record):
+    steps: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    tool_calls: int = 0
+    errors: int = 0
+    wall_time_s: float = 0.0
+
+
+class Trajectory(_Record):
+    """One episode of an agent on a task: the unit of generation, filtering, training and evaluation."""
+
+    schema_: str = Field(default=TRAJECTORY_SCHEMA, alias="schema")
+    id: str
+    task: Task
+    agent: AgentInfo
+    messages: list[Message]
+    final_answer: str | None = None
+    score: float | None = None
+    stats: TrajectoryStats = Field(default_factory=TrajectoryStats)
+    first_thought_prefix: str | None = None
+    status: Literal["ok", "max_steps", "failed"] = "ok"
+    error: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=True)
+
+    @field_validator("schema_")
+    @classmethod
+    def _known_schema(cls, v: str) -> str:
+        if v not in SUPPORTED_TRAJECTORY_SCHEMAS:
+            raise ValueError(
+                f"unknown schema version {v!r}; this agentdistill reads {', '.join(SUPPORTED_TRAJECTORY_SCHEMAS)}"
+                " (upgrade agentdistill, or convert the file)"
+            )
+        return v
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str | None = None, line: int | None = None) -> Trajectory:
+        if not isinstance(data, dict):
+            raise SchemaError(f"expected a JSON object, got {type(data).__name__}", source=source, line=line)
+        if "schema" not in data:
+            raise SchemaError(
+                f"missing field 'schema' (expected {TRAJECTORY_SCHEMA!r}); is this an agentdistill trajectory file?",
+                source=source,
+                line=line,
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            raise SchemaError(_describe(e), source=source, line=line) from None
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str | None = None, line: int | None = None) -> Trajectory:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SchemaError(
+                f"invalid JSON ({e.msg} at column {e.colno})", source=source, line=line
+            ) from None
+        return cls.from_dict(data, source=source, line=line)
+
+
+class ExecResult(_Record):
+    """What one sandbox step produced.
+
+    ``error`` holds the exception (or the limit that was hit) as text; ``is_final`` is true when the code
+    called ``final_answer(x)``, whose value is ``final_answer``. ``limit`` names a broken limit (wall_time,
+    cpu_time, memory, processes, output, file_size); ``restarted`` says the worker had to be killed and
+    its state was lost. ``value`` is the repr of the last expression's value, as a REPL shows it.
+    """
+
+    stdout: str = ""
+    error: str | None = None
+    value: str | None = None
+    final_answer: Any = None
+    is_final: bool = False
+    duration_s: float = 0.0
+    truncated: bool = False
+    limit: str | None = None
+    restarted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _describe(err: ValidationError) -> str:
+    """First validation problem as 'field a.b.0.c: message' (pydantic's own text is multi-line)."""
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(record)"
+    msg = first["msg"].removeprefix("Value error, ")
+    more = f" (and {err.error_count() - 1} more problems)" if err.error_count() > 1 else ""
+    return f"field '{loc}': {msg}{more}"
+
+
+def read_trajectories(path: str | Path) -> Iterator[Trajectory]:
+    """Stream trajectories from a JSONL file; blank lines are skipped, anything else must be valid."""
+    path = Path(path)
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if line.strip():
+                yield Trajectory.from_json(line, source=str(path), line=lineno)
+
+
+def write_trajectories(path: str | Path, trajectories: Iterable[Trajectory], *, append: bool = False) -> int:
+    """Write trajectories as JSONL (one record per line, flushed per line); returns the count."""
+    n = 0
+    with Path(path).open("a" if append else "w", encoding="utf-8") as f:
+        for t in trajectories:
+            f.write(t.to_json() + "\n")
+            f.flush()
+            n += 1
+    return n

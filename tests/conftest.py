@@ -1,0 +1,31 @@
+"""Shared test fixtures: where the shared data lives, and how tests treat missing services."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def services_required() -> bool:
+    """True under `make test` / CI: the setup installed vLLM, Docker etc., so their absence is a failure."""
+    return os.environ.get("AGENTDISTILL_REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip with a printed reason on a developer's machine; fail where the services must be there."""
+    if services_required():
+        pytest.fail(f"required service unavailable: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The repository's shared benchmark data (../shared/data), or $AGENTDISTILL_SHARED_DATA."""
+    path = Path(os.environ.get("AGENTDISTILL_SHARED_DATA", REPO.parent / "shared" / "data"))
+    if not path.is_dir():
+        pytest.skip(f"shared data not found at {path}")
+    return path
