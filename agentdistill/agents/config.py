@@ -1,0 +1,48 @@
+"""How an agent episode runs: steps, sampling, observation size, and the teacher/student methods."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+
+@dataclasses.dataclass
+class AgentConfig:
+    """Settings of the CodeAct loop (teacher and student alike)."""
+
+    max_steps: int = 5
+    """Agent steps before the episode is closed by one extra "give your final answer" call."""
+    max_tokens: int = 512
+    """New tokens per step."""
+    temperature: float = 0.0
+    """Sampling temperature of single-candidate steps (0 is greedy)."""
+    top_p: float = 1.0
+    n_candidates: int = 1
+    """Self-consistent action generation: candidates per step, sampled in one request (1 = plain decoding)."""
+    candidate_temperature: float = 0.7
+    """Temperature of the candidates when ``n_candidates > 1``."""
+    observation_max_chars: int = 2000
+    """Observations longer than this keep their head and tail and are marked truncated."""
+    first_thought_prefix: bool = False
+    """Teacher: start the first Thought with the first paragraph of the model's own CoT answer."""
+    reflection: Literal["off", "self", "student"] = "off"
+    """STeP self-reflection: off; self (the teacher reflects on its own failed steps); student (a student
+    model acts, the teacher checks each step and writes the reflection and correction where it fails)."""
+    max_reflections: int = 2
+    """Reflections per episode at most (each costs a step)."""
+    use_examples: bool = True
+    """Put the prompt file's worked example for the task's domain in the system prompt."""
+    prompts: str | None = None
+    """A YAML file overriding keys of the packaged prompts (agents/prompts/codeact.yaml)."""
+    seed: int | None = None
+    """Sampling seed (per episode it is offset by the sample index); None leaves sampling unseeded."""
+    final_max_tokens: int = 128
+    """New tokens for the max-steps final-answer call."""
+    step_timeout_s: float | None = None
+    """Wall time per code step; None uses the sandbox's limit."""
+
+    def __post_init__(self) -> None:
+        if self.max_steps < 1 or self.n_candidates < 1:
+            raise ValueError("max_steps and n_candidates must be >= 1")
+        if self.reflection not in ("off", "self", "student"):
+            raise ValueError(f"reflection must be off, self or student, got {self.reflection!r}")

@@ -1,0 +1,187 @@
+"""Agent-loop control flow with scripted models and the real local sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentdistill.agents.codeact import CodeActAgent, first_paragraph
+from agentdistill.agents.config import AgentConfig
+from agentdistill.schema import Task
+
+from .scripted import ScriptedModel, step
+
+MATH = Task(id="t1", question="What is 6 times 7?", answer="42", domain="math", source="test")
+QA = Task(id="q1", question="Where was Ada Lovelace born?", answer="London", domain="qa", source="test")
+
+
+def roles_kinds(traj):
+    return [(m.role, m.kind, m.train) for m in traj.messages]
+
+
+def test_final_answer_ends_the_episode(sandbox_config):
+    model = ScriptedModel(
+        [step("multiply", "x = 6 * 7\nprint(x)"), step("done", 'final_answer("\\\\boxed{42}")')]
+    )
+    traj = CodeActAgent(model, AgentConfig(max_steps=5), sandbox=sandbox_config).run(MATH)
+    assert traj.status == "ok" and traj.final_answer == "\\boxed{42}" and traj.score == 1.0
+    assert roles_kinds(traj)[1:] == [
+        ("user", "task", False),
+        ("assistant", "action", True),
+        ("user", "observation", False),
+        ("assistant", "action", True),
+        ("user", "observation", False),
+    ]
+    assert traj.messages[3].content == "Observation:\n42"
+    assert traj.stats.steps == 2 and traj.stats.errors == 0
+    # stop sequences sent on every step; the stored action is the canonical CodeAct format
+    assert all(c[1].stop == ("<end_code>", "Observation:") for c in model.calls)
+    assert traj.messages[2].content.endswith("```<end_code>") and traj.messages[2].content.startswith(
+        "Thought:"
+    )
+
+
+def test_state_persists_and_parse_error_becomes_observation(sandbox_config):
+    model = ScriptedModel(
+        [
+            "I think the answer is 42 but I write no code.",
+            step("set", "y = 40"),
+            step("use", "final_answer(y + 2)"),
+        ]
+    )
+    traj = CodeActAgent(model, AgentConfig(max_steps=4), sandbox=sandbox_config).run(MATH)
+    assert traj.final_answer == "42"
+    assert traj.messages[3].kind == "error" and "Error in code parsing" in traj.messages[3].content
+    assert traj.stats.errors == 1 and traj.metadata["executions"] == 2
+
+
+def test_max_steps_asks_for_the_final_answer(sandbox_config):
+    model = ScriptedModel([step("look", "print(1)"), step("look", "print(2)"), "Final answer: 42"])
+    traj = CodeActAgent(model, AgentConfig(max_steps=2), sandbox=sandbox_config).run(MATH)
+    assert traj.status == "max_steps" and traj.final_answer == "42"
+    assert roles_kinds(traj)[-2:] == [("user", "prompt", False), ("assistant", "final", True)]
+    assert len(model.calls) == 3 and model.calls[-1][1].stop == ()
+
+
+def test_exception_is_observed_and_self_reflection_masks_the_failed_step(sandbox_config):
+    model = ScriptedModel(
+        [
+            step("divide", "print(1 / 0)"),
+            " I divided by zero.\nThought: multiply instead\nCode:\n```py\nfinal_answer(6 * 7)\n```",
+        ]
+    )
+    cfg = AgentConfig(max_steps=4, reflection="self")
+    traj = CodeActAgent(model, cfg, sandbox=sandbox_config).run(MATH)
+    assert traj.final_answer == "42" and traj.metadata["reflections"] == 1
+    kinds = roles_kinds(traj)[2:]
+    assert kinds[0] == ("assistant", "action", False)  # the failed step: kept, not trained
+    assert kinds[1] == ("user", "error", False) and "ZeroDivisionError" in traj.messages[3].content
+    assert kinds[2] == ("assistant", "reflection", True)
+    assert traj.messages[4].content.startswith("Reflection: I divided by zero.\nThought: multiply instead")
+    # the reflection was requested from the model (continuing "Reflection:") but is not in the record
+    conv, _, cont = model.calls[1]
+    assert cont and conv[-1] == {"role": "assistant", "content": "Reflection:"}
+    assert "Reflection:" in conv[-2]["content"] and "Reflection:" not in traj.messages[3].content
+
+
+def test_wrong_final_answer_triggers_reflection_with_gold(sandbox_config):
+    model = ScriptedModel(
+        [step("guess", "final_answer(41)"), " Off by one.\n" + step("fix", "final_answer(42)")]
+    )
+    traj = CodeActAgent(model, AgentConfig(max_steps=3, reflection="self"), sandbox=sandbox_config).run(MATH)
+    assert traj.final_answer == "42" and traj.score == 1.0
+    assert traj.messages[2].train is False and "not correct" in traj.messages[3].content
+
+
+def test_first_thought_prefix_is_continued_and_trained(sandbox_config):
+    cot = "We need the product of 6 and 7.\n\nSix times seven is 42, so the answer is 42."
+    model = ScriptedModel([cot, " I compute it.\nCode:\n```py\nfinal_answer(6*7)\n```"])
+    traj = CodeActAgent(model, AgentConfig(first_thought_prefix=True), sandbox=sandbox_config).run(MATH)
+    assert traj.first_thought_prefix == "We need the product of 6 and 7."
+    conv, _, cont = model.calls[1]
+    assert cont and conv[-1] == {"role": "assistant", "content": "Thought: We need the product of 6 and 7."}
+    first_action = traj.messages[2]
+    assert first_action.train and first_action.content.startswith(
+        "Thought: We need the product of 6 and 7. I compute"
+    )
+    assert traj.metadata["prefix_mode"] == "continued"
+
+
+def test_prefix_without_continuation_support_is_instructed_and_recorded(sandbox_config):
+    model = ScriptedModel(
+        ["Plan: multiply.", step("Plan: multiply.", "final_answer(42)")], continuation=False
+    )
+    traj = CodeActAgent(model, AgentConfig(first_thought_prefix=True), sandbox=sandbox_config).run(MATH)
+    assert traj.metadata["prefix_mode"] == "instructed"
+    assert "Begin your reply with: Thought: Plan: multiply." in model.calls[1][0][-1]["content"]
+    assert traj.final_answer == "42"
+
+
+def test_tools_are_callable_from_code_and_counted(sandbox_config):
+    calls = []
+
+    def web_search(query: str) -> str:
+        """Search the corpus."""
+        calls.append(query)
+        return "Document 1 (Title: Ada Lovelace)\nAda Lovelace was born in London."
+
+    model = ScriptedModel([step("search", 'print(web_search("Ada Lovelace birthplace"))'),
+                           step("answer", 'final_answer("London")')])  # fmt: skip
+    agent = CodeActAgent(model, sandbox=sandbox_config, tools={"web_search": web_search})
+    traj = agent.run(QA)
+    assert calls == ["Ada Lovelace birthplace"] and traj.stats.tool_calls == 1
+    assert "born in London" in traj.messages[3].content and traj.score == 1.0
+    assert "web_search: Search the corpus." in traj.messages[0].content
+
+
+def test_observation_is_truncated(sandbox_config):
+    model = ScriptedModel([step("print a lot", "print('x' * 5000)"), step("done", "final_answer(1)")])
+    traj = CodeActAgent(model, AgentConfig(observation_max_chars=300), sandbox=sandbox_config).run(MATH)
+    obs = traj.messages[3].content
+    assert len(obs) < 400 and "characters truncated" in obs
+
+
+def test_episode_failure_is_recorded_not_raised(sandbox_config):
+    class Broken(ScriptedModel):
+        async def _agenerate_batch(self, *a):
+            raise RuntimeError("server fell over")
+
+    traj = CodeActAgent(Broken([]), sandbox=sandbox_config).run(MATH)
+    assert traj.status == "failed" and "server fell over" in traj.error
+
+
+def test_first_paragraph():
+    assert (
+        first_paragraph("\n\nStep one: add.\nStill step one.\n\nStep two.")
+        == "Step one: add. Still step one."
+    )
+    assert first_paragraph("   ") == ""
+
+
+def test_student_reflection_teacher_corrects_the_mistake(sandbox_config):
+    student = ScriptedModel(
+        [step("guess", "x = 6 + 7\nprint(x)"), step("answer", "final_answer(x)")], name="student"
+    )
+    teacher = ScriptedModel(
+        ["MISTAKE: it adds instead of multiplying.", " The student added.\n" + step("multiply", "x = 6 * 7\nprint(x)"),
+         "OK"], name="teacher")  # fmt: skip
+    agent = CodeActAgent(
+        student, AgentConfig(max_steps=3, reflection="student"), sandbox=sandbox_config, teacher=teacher,
+        role="student",
+    )  # fmt: skip
+    traj = agent.run(MATH)
+    assert traj.final_answer == "42" and traj.score == 1.0
+    kinds = roles_kinds(traj)[2:]
+    assert kinds[0] == ("assistant", "action", False)  # the student's mistake: masked
+    assert kinds[2] == ("assistant", "reflection", True)  # the teacher's correction: trained
+    assert traj.messages[4].content.startswith("Reflection: The student added.")
+    assert traj.metadata["teacher"] == "teacher"
+    check_prompt = teacher.calls[0][0][0]["content"]
+    assert "The correct final answer is: 42" in check_prompt
+
+
+@pytest.mark.parametrize(
+    "backend_reply", ["```python\nfinal_answer(42)\n```", "<code>final_answer(42)</code>"]
+)
+def test_code_markers_accepted(sandbox_config, backend_reply):
+    traj = CodeActAgent(ScriptedModel([backend_reply]), sandbox=sandbox_config).run(MATH)
+    assert traj.final_answer == "42"
