@@ -29,3 +29,14 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def sandbox_config():
+    """The real local (bubblewrap) sandbox that agents run their code in."""
+    from agentdistill.sandbox import SandboxConfig, get_backend
+
+    ok, why = get_backend("local").check()
+    if not ok:
+        skip_or_fail(f"local sandbox unavailable: {why}")
+    return SandboxConfig(backend="local")

@@ -66,13 +66,9 @@ def default_scorer(task: Task, prediction: str) -> float | None:
     """The evaluation metric of the task's domain (EM for QA, math-verify for math)."""
     if task.answer is None:
         return None
-    try:
-        from agentdistill.evaluation.metrics import score_prediction
-    except ImportError:  # evaluation not installed: plain normalised match
-        from agentdistill.agents.consistency import normalise_answer
+    from agentdistill.evaluation.metrics import score
 
-        return float(normalise_answer(prediction) == normalise_answer(task.answer))
-    return score_prediction(task, prediction)
+    return float(score(task, prediction)["score"])
 
 
 @dataclasses.dataclass

@@ -1,0 +1,44 @@
+"""``agentdistill generate``: which teacher solves which tasks, how, and where the trajectories go."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from agentdistill.agents.config import AgentConfig
+from agentdistill.config import ModelConfig
+from agentdistill.sandbox.config import SandboxConfig
+from agentdistill.tools.config import RetrievalConfig
+
+
+@dataclasses.dataclass
+class GenerateConfig:
+    """One generation run. Load from YAML with ``load_config(GenerateConfig, path)``; CLI flags override."""
+
+    tasks: list[str] = dataclasses.field(default_factory=list)
+    """Task specs: registry names with optional split and slice (``gsm8k[:50]``, ``hotpotqa:train[:1000]``)
+    or local JSON/JSONL files."""
+    out: str = "runs/generate"
+    """The trajectory directory (JSONL shards + manifest.json); an existing one is resumed."""
+    teacher: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    """The model that solves the tasks (``serve`` starts a vLLM for a local one)."""
+    student: ModelConfig | None = None
+    """Reflection source ``student``: the model whose rollouts the teacher checks and corrects."""
+    mode: Literal["agent", "cot", "cot-rag"] = "agent"
+    """``agent`` (CodeAct trajectories) or the baselines ``cot`` / ``cot-rag`` (plain answers)."""
+    agent: AgentConfig = dataclasses.field(default_factory=AgentConfig)
+    """The agent loop: steps, sampling, first-thought prefix, reflection, self-consistency."""
+    sandbox: SandboxConfig = dataclasses.field(default_factory=SandboxConfig)
+    """Where model-written code runs."""
+    retrieval: RetrievalConfig = dataclasses.field(default_factory=RetrievalConfig)
+    """The index behind ``web_search`` (``demo``: the bundled HotpotQA corpus)."""
+    samples_per_task: int = 1
+    """Episodes per task (ids ``<task id>#<k>``); > 1 with temperature > 0 for best-of-K."""
+    concurrency: int = 8
+    """Episodes in flight at once."""
+    seed: int = 0
+    """Seeds sampling (episode k of a task uses seed + k) and seeded task sampling."""
+    data_dir: str | None = None
+    """Benchmark data directory laid out like shared/data; None: bundled samples or $AGENTDISTILL_DATA_DIR."""
+    overwrite: bool = False
+    """Delete the existing shards of ``out`` first instead of resuming."""

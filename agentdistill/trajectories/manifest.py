@@ -1,0 +1,67 @@
+"""The run manifest: what produced a directory (config, package versions, git revision, runs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("agentdistill", "torch", "transformers", "trl", "peft", "openai", "langchain-core", "faiss-cpu")
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_revision() -> str | None:
+    """The agentdistill checkout's revision (with '+dirty' if it has changes), if it is a checkout."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5)  # fmt: skip
+        return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def record_run(directory: str | Path, config: dict[str, Any], **facts: Any) -> dict[str, Any]:
+    """Add one run's entry to ``manifest.json`` (config of the latest run at the top); returns the entry."""
+    path = Path(directory) / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.exists() else {"runs": []}
+    entry = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "pid": os.getpid(),
+        "git": git_revision(),
+        "versions": package_versions(),
+        **facts,
+    }
+    manifest["config"] = config
+    manifest["runs"].append(entry)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    tmp.replace(path)
+    return entry
+
+
+def update_last_run(directory: str | Path, **facts: Any) -> None:
+    path = Path(directory) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["runs"][-1].update(facts)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    tmp.replace(path)

@@ -1,0 +1,21 @@
+"""LangChain chat models used as `langchain:tests.generate.fake_models:<name>` specs in generation tests."""
+
+from __future__ import annotations
+
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+SOLVE = 'Thought: I know it.\nCode:\n```py\nfinal_answer("42")\n```<end_code>'
+
+
+def slow_solver() -> FakeListChatModel:
+    """Answers every step with final_answer("42"), taking 0.3 s per call (so a run can be killed midway)."""
+    return FakeListChatModel(responses=[SOLVE], sleep=0.3)
+
+
+class _Broken(FakeListChatModel):
+    def _call(self, *args, **kwargs):
+        raise ConnectionError("teacher server went away")
+
+
+def broken() -> FakeListChatModel:
+    return _Broken(responses=["unused"])

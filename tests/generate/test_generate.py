@@ -1,0 +1,127 @@
+"""`agentdistill generate`: resumable sharded runs, recorded failures, real default-model runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agentdistill.config import load_config
+from agentdistill.trajectories import iter_trajectories
+from agentdistill.trajectories.config import GenerateConfig
+from agentdistill.trajectories.runner import generate
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_tasks(path: Path, n: int) -> Path:
+    with path.open("w") as f:
+        for i in range(n):
+            f.write(
+                json.dumps({"id": f"q{i}", "question": f"What is {i} + 42 - {i}?", "answer": "42"}) + "\n"
+            )
+    return path
+
+
+def write_config(tmp_path: Path, teacher: str, n_tasks: int, **extra) -> Path:
+    cfg = {
+        "tasks": [str(write_tasks(tmp_path / "tasks.jsonl", n_tasks))],
+        "out": str(tmp_path / "run"),
+        "teacher": {"spec": teacher},
+        "concurrency": 3,
+        "agent": {"max_steps": 2},
+        **extra,
+    }
+    path = tmp_path / "gen.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def run_cli(config: Path, **popen) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "agentdistill.cli", "generate", "--config", str(config), "--no-progress"]
+    return subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen
+    )
+
+
+def stored_lines(run: Path) -> int:
+    return sum(p.read_bytes().count(b"\n") for p in run.glob("part-*.jsonl"))
+
+
+def test_sigkill_then_rerun_loses_and_duplicates_nothing(tmp_path, sandbox_config):
+    config = write_config(tmp_path, "langchain:tests.generate.fake_models:slow_solver", 24)
+    run = tmp_path / "run"
+    proc = run_cli(config, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while stored_lines(run) < 5 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, f"finished before it could be killed:\n{proc.stdout.read()}"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = stored_lines(run)
+    assert 5 <= first < 24
+
+    proc = run_cli(config)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    ids = [t.id for t in iter_trajectories(run)]
+    assert sorted(ids) == sorted(f"tasks/q{i}#0" for i in range(24))  # none lost, none duplicated
+    assert len(ids) == len(set(ids)) == 24
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert len(manifest["runs"]) == 2 and manifest["runs"][1]["skipped"] >= first
+    assert manifest["runs"][1]["written"] == 24 - manifest["runs"][1]["skipped"]
+    assert all(t.final_answer == "42" and t.score == 1.0 for t in iter_trajectories(run))
+    assert f"{24 - manifest['runs'][1]['skipped']} episodes written" in out
+
+    # A third run has nothing to do.
+    proc = run_cli(config)
+    out, _ = proc.communicate(timeout=120)
+    assert "0 episodes written (24 already done" in out
+
+
+def test_failing_teacher_is_recorded_not_fatal(tmp_path, sandbox_config):
+    config = load_config(
+        GenerateConfig, write_config(tmp_path, "langchain:tests.generate.fake_models:broken", 3)
+    )
+    config.teacher.max_retries = 0
+    summary = generate(config, progress=False)
+    assert summary.written == 3 and summary.failed == 3
+    trajs = list(iter_trajectories(tmp_path / "run"))
+    assert all(t.status == "failed" and "teacher server went away" in t.error for t in trajs)
+
+
+def test_missing_tasks_is_a_clear_error(tmp_path):
+    from agentdistill.errors import AgentDistillError
+
+    with pytest.raises(AgentDistillError, match="no tasks given"):
+        generate(GenerateConfig(out=str(tmp_path / "r")), progress=False)
+
+
+@pytest.mark.slow
+def test_default_model_with_real_sandbox_and_retrieval(tmp_path, sandbox_config):
+    """Mechanics only: the untrained 135M model rarely solves anything."""
+    config = GenerateConfig(
+        tasks=["gsm8k[:1]", "hotpotqa[:1]"], out=str(tmp_path / "run"), concurrency=2, seed=1
+    )
+    config.agent.max_steps = 2
+    config.agent.max_tokens = 64
+    config.agent.final_max_tokens = 32
+    summary = generate(config, progress=False)
+    assert summary.written == 2 and summary.failed == 0
+    by_domain = {t.task.domain: t for t in iter_trajectories(tmp_path / "run")}
+    assert set(by_domain) == {"math", "qa"}
+    for t in by_domain.values():
+        assert t.agent.model == "default" and t.stats.steps >= 1 and t.stats.completion_tokens > 0
+        assert t.messages[0].role == "system" and t.messages[1].kind == "task"
+        assert any(m.kind in ("observation", "error") for m in t.messages)
+        assert t.final_answer is not None and t.score is not None
+    assert "web_search" in by_domain["qa"].messages[0].content
+    assert "web_search" not in by_domain["math"].messages[0].content.split("Here is an example")[0]
