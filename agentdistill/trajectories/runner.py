@@ -109,16 +109,37 @@ def build_solver(config: GenerateConfig, teacher: Any, student: Any, tasks: list
         else:
             agent = CodeActAgent(teacher, config.agent, sandbox=config.sandbox, tools=tools, role="teacher")
         return lambda task, k: agent.arun(task, sample=k)
-    from agentdistill.agents import cot
+    from agentdistill.evaluation.solvers import SolverContext, make_solver
+    from agentdistill.models.base import GenerationParams
 
     retriever = None
     if config.mode == "cot-rag":
         from agentdistill.tools.retriever import IndexRetriever
 
         retriever = IndexRetriever.from_config(config.retrieval)
-    return cot.make_solver(
-        teacher, mode=config.mode, retriever=retriever, config=config.agent, role="teacher"
+    cfg = config.agent
+    context = SolverContext(
+        model=teacher,
+        model_spec=config.teacher.spec,
+        role="teacher",
+        params=GenerationParams(max_tokens=cfg.max_tokens, temperature=cfg.temperature, top_p=cfg.top_p),
+        retriever=retriever,
+        top_k=config.retrieval.k,
     )
+    per_sample: dict[int, Any] = {}
+
+    async def solve(task: Task, k: int) -> Trajectory:
+        if k not in per_sample:  # sample k draws with its own seed
+            per_sample[k] = make_solver(config.mode, dataclasses.replace(context, seed=config.seed + k))
+        traj = await per_sample[k](task)
+        score = traj.score
+        if score is None and traj.final_answer is not None and task.answer is not None:
+            from agentdistill.evaluation.metrics import score as score_fn
+
+            score = float(score_fn(task, traj.final_answer)["score"])
+        return traj.model_copy(update={"id": f"{task.id}#{k}", "score": score})
+
+    return solve
 
 
 async def agenerate(config: GenerateConfig, *, progress: bool = True) -> GenerateSummary:

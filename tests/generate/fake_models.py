@@ -19,3 +19,8 @@ class _Broken(FakeListChatModel):
 
 def broken() -> FakeListChatModel:
     return _Broken(responses=["unused"])
+
+
+def cot_answerer() -> FakeListChatModel:
+    """A CoT teacher: reasons in one line, then boxes 42."""
+    return FakeListChatModel(responses=["6 times 7 is 42.\nFinal answer: 42"])

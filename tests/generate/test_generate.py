@@ -125,3 +125,20 @@ def test_default_model_with_real_sandbox_and_retrieval(tmp_path, sandbox_config)
         assert t.final_answer is not None and t.score is not None
     assert "web_search" in by_domain["qa"].messages[0].content
     assert "web_search" not in by_domain["math"].messages[0].content.split("Here is an example")[0]
+
+
+def test_cot_baseline_mode_writes_trainable_cot_trajectories(tmp_path):
+    config = load_config(
+        GenerateConfig,
+        write_config(
+            tmp_path, "langchain:tests.generate.fake_models:cot_answerer", 3, mode="cot", samples_per_task=2
+        ),
+    )
+    summary = generate(config, progress=False)
+    assert summary.written == 6 and summary.succeeded == 6
+    trajs = list(iter_trajectories(tmp_path / "run"))
+    assert sorted(t.id for t in trajs) == sorted(f"tasks/q{i}#{k}" for i in range(3) for k in range(2))
+    for t in trajs:
+        assistant = [m for m in t.messages if m.role == "assistant"]
+        assert len(assistant) == 1 and assistant[0].kind == "cot" and assistant[0].train
+        assert t.score == 1.0
