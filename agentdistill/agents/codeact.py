@@ -131,7 +131,7 @@ class CodeActAgent:
         start = time.monotonic()
         seed = None if self.config.seed is None else self.config.seed + sample
         ep = _Episode(task, self._opening(task), TrajectoryStats(), seed)
-        tools = {name: CountingTool(name, _fresh(tool)) for name, tool in self.tools.items()}
+        tools = {name: CountingTool(name, _fresh(tool)) for name, tool in self.tools_for(task).items()}
         prefix = None
         error = None
         try:
@@ -173,12 +173,17 @@ class CodeActAgent:
             },
         )
 
+    def tools_for(self, task: Task) -> dict[str, Any]:
+        """The host tools the task's domain may use (``AgentConfig.domain_tools``)."""
+        allowed = self.config.domain_tools.get(task.domain)
+        return dict(self.tools) if allowed is None else {k: v for k, v in self.tools.items() if k in allowed}
+
     # ------------------------------------------------------------------------------------------ loop
 
     def _opening(self, task: Task) -> list[Message]:
         domain = task.domain
         examples = self.prompts.examples_text(domain) if self.config.use_examples else ""
-        tool_list = [{"name": name, "description": describe_tool(t)} for name, t in self.tools.items()]
+        tool_list = [{"name": name, "description": describe_tool(t)} for name, t in self.tools_for(task).items()]
         system = self.prompts.render("system", tools=tool_list, examples=examples, domain=domain)
         user = self.prompts.render("task", question=task.question, domain=domain)
         return [Message(role="system", content=system), Message(role="user", content=user, kind="task")]

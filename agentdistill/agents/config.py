@@ -38,6 +38,8 @@ class AgentConfig:
     """Sampling seed (per episode it is offset by the sample index); None leaves sampling unseeded."""
     final_max_tokens: int = 128
     """New tokens for the max-steps final-answer call."""
+    domain_tools: dict[str, list[str]] = dataclasses.field(default_factory=lambda: {"math": []})
+    """Host tools each task domain sees (a domain not listed sees all): math gets only Python by default."""
     step_timeout_s: float | None = None
     """Wall time per code step; None uses the sandbox's limit."""
 

@@ -45,13 +45,14 @@ def make_agent_solver(ctx: Any) -> Any:
             tools["web_search"] = make_web_search(retriever, k=ctx.top_k)
         return tools["web_search"]
 
-    agents: dict[str, CodeActAgent] = {}
+    agent: CodeActAgent | None = None
 
     async def solve(task: Task) -> Trajectory:
-        domain_tools = {"web_search": search_tool()} if task.domain == "qa" else {}
-        key = ",".join(domain_tools)
-        if key not in agents:
-            agents[key] = CodeActAgent(ctx.model, config, sandbox=sandbox, tools=domain_tools, role=ctx.role)
-        return await agents[key].arun(task)
+        nonlocal agent
+        if agent is None:
+            agent = CodeActAgent(ctx.model, config, sandbox=sandbox, role=ctx.role)
+        if task.domain == "qa" and "web_search" not in agent.tools:
+            agent.tools["web_search"] = search_tool()  # opened on the first QA task only
+        return await agent.arun(task)
 
     return solve

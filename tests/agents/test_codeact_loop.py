@@ -185,3 +185,14 @@ def test_student_reflection_teacher_corrects_the_mistake(sandbox_config):
 def test_code_markers_accepted(sandbox_config, backend_reply):
     traj = CodeActAgent(ScriptedModel([backend_reply]), sandbox=sandbox_config).run(MATH)
     assert traj.final_answer == "42"
+
+
+def test_domain_tools_hide_search_from_math(sandbox_config):
+    def web_search(query: str) -> str:
+        """Search the corpus."""
+        return "nothing"
+
+    model = ScriptedModel([step("x", "print(web_search('a'))"), step("y", "final_answer(1)")])
+    traj = CodeActAgent(model, sandbox=sandbox_config, tools={"web_search": web_search}).run(MATH)
+    assert "web_search" not in traj.messages[0].content.split("Here is an example")[0]
+    assert "NameError" in traj.messages[3].content  # not callable from math episodes either

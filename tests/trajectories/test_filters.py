@@ -1,0 +1,201 @@
+"""Each filter on the hand-written samples: what it keeps (by id) and what the pipeline counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentdistill.trajectories import filters as F
+from agentdistill.trajectories.store import TrajectoryStore, iter_trajectories
+
+from .samples import GSM8K_JANET, all_samples, correct, reflection, wrong
+
+ALL_IDS = [
+    "ep-correct",
+    "ep-wrong",
+    "ep-parse-error",
+    "ep-reflection",
+    "ep-duplicate",
+    "ep-gsm8k",
+    "ep-failed",
+    "ep-max-steps",
+]
+
+
+def run(*filters: F.TrajectoryFilter):
+    kept, pipeline = F.filter_trajectories(all_samples(), filters)
+    return [t.id for t in kept], pipeline
+
+
+def test_samples_are_what_the_tests_assume():
+    assert [t.id for t in all_samples()] == ALL_IDS
+
+
+def test_correctness_rescored_with_evaluation_metrics_not_the_stored_score():
+    ids, p = run(F.CorrectnessFilter(min_score=1.0))
+    # ep-wrong stores score 1.0 but answered "Munich" for "Ulm": re-scoring drops it; ep-failed has no answer.
+    assert ids == [
+        "ep-correct",
+        "ep-parse-error",
+        "ep-reflection",
+        "ep-duplicate",
+        "ep-gsm8k",
+        "ep-max-steps",
+    ]
+    assert (p.counts[0].seen, p.counts[0].kept, p.counts[0].dropped) == (8, 6, 2)
+    assert sorted(p.counts[0].dropped_ids) == ["ep-failed", "ep-wrong"]
+
+
+def test_correctness_writes_the_recomputed_score():
+    t = wrong().model_copy(
+        update={"final_answer": "Ulm, Germany", "score": 0.0}
+    )  # an alias of the gold answer
+    kept, _ = F.filter_trajectories([t], [F.CorrectnessFilter()])
+    assert kept[0].score == 1.0 and kept[0].metadata["stored_score"] == 0.0
+
+
+def test_correctness_math_uses_math_verify():
+    t = reflection().model_copy(update={"final_answer": "\\boxed{21.0}"})
+    assert F.rescore(t) == 1.0
+    t = reflection().model_copy(update={"final_answer": "\\boxed{\\frac{42}{2}}"})
+    assert F.rescore(t) == 1.0
+    t = reflection().model_copy(update={"final_answer": "22"})
+    assert F.rescore(t) == 0.0
+
+
+def test_correctness_falls_back_to_stored_score_without_gold():
+    t = correct()
+    t = t.model_copy(update={"task": t.task.model_copy(update={"answer": None}), "score": 0.4})
+    assert F.rescore(t) is None
+    assert F.filter_trajectories([t], [F.CorrectnessFilter(min_score=0.5)])[0] == []
+    assert len(F.filter_trajectories([t], [F.CorrectnessFilter(min_score=0.3)])[0]) == 1
+    # trusting stored scores keeps ep-wrong
+    ids, _ = run(F.CorrectnessFilter(use_metrics=False))
+    assert "ep-wrong" in ids
+
+
+def test_parse_errors_any_and_max_count():
+    ids, p = run(F.ParseErrorFilter(max_errors=0))
+    assert ids == [i for i in ALL_IDS if i != "ep-parse-error"]
+    assert p.counts[0].dropped_ids == ["ep-parse-error"]
+    # the reflection episode has an error observation, but not a parse error: kept
+    assert "ep-reflection" in ids
+    ids, _ = run(F.ParseErrorFilter(max_errors=1))
+    assert ids == ALL_IDS
+    assert F.parse_error_count(all_samples()[2]) == 1
+
+
+def test_max_steps_and_status():
+    ids, _ = run(F.MaxStepsFilter(max_steps=2))
+    assert ids == [i for i in ALL_IDS if i != "ep-max-steps"]
+    ids, _ = run(F.MaxStepsFilter(max_steps=1))
+    assert ids == ["ep-gsm8k", "ep-failed"]
+    ids, _ = run(F.StatusFilter(("ok",)))
+    assert ids == [i for i in ALL_IDS if i not in ("ep-failed", "ep-max-steps")]
+
+
+def test_failed_episodes():
+    ids, p = run(F.FailedFilter())
+    assert ids == [i for i in ALL_IDS if i != "ep-failed"]
+    assert p.counts[0].dropped == 1
+
+
+def test_length_chars_and_tokens():
+    samples = {t.id: t for t in all_samples()}
+    limit = F.char_count(samples["ep-correct"])
+    ids, _ = run(F.LengthFilter(max_chars=limit))
+    assert "ep-correct" in ids and "ep-duplicate" in ids
+    assert all(F.char_count(samples[i]) <= limit for i in ids)
+    assert "ep-max-steps" not in ids  # seven assistant turns: the longest
+    words = lambda text: len(text.split())  # noqa: E731 - a stand-in tokenizer
+    budget = sum(words(m.content) for m in samples["ep-gsm8k"].messages)
+    ids, _ = run(F.LengthFilter(max_tokens=budget, count_tokens=words))
+    assert (
+        ids == [i for i in ALL_IDS if sum(words(m.content) for m in samples[i].messages) <= budget]
+        and "ep-gsm8k" in ids
+        and "ep-max-steps" not in ids
+    )
+    with pytest.raises(ValueError, match="count_tokens"):
+        F.LengthFilter(max_tokens=10)
+
+
+def test_dedup_same_task_same_assistant_content():
+    ids, p = run(F.DedupFilter())
+    assert ids == [i for i in ALL_IDS if i != "ep-duplicate"]
+    assert p.counts[0].dropped_ids == ["ep-duplicate"]
+    # same task but a different answer path is not a duplicate
+    other = correct().model_copy(update={"id": "ep-other"})
+    other.messages[2].content = other.messages[2].content.replace(
+        "Eiffel Tower location", "Eiffel Tower city"
+    )
+    kept, _ = F.filter_trajectories([correct(), other], [F.DedupFilter()])
+    assert [t.id for t in kept] == ["ep-correct", "ep-other"]
+
+
+def test_per_task_keeps_first_k():
+    ids, p = run(F.PerTaskFilter(k=1))
+    # ep-duplicate shares the Eiffel task; ep-failed shares 6x7 with ep-parse-error
+    assert ids == [i for i in ALL_IDS if i not in ("ep-duplicate", "ep-failed")]
+    assert p.counts[0].dropped == 2
+    ids, _ = run(F.PerTaskFilter(k=2))
+    assert ids == ALL_IDS
+
+
+def test_decontamination_with_explicit_questions():
+    ids, _ = run(F.DecontaminationFilter({F.normalize_question("In which country is THE Eiffel Tower")}))
+    assert ids == [i for i in ALL_IDS if i not in ("ep-correct", "ep-duplicate")]
+
+
+def test_decontamination_against_registered_evaluation_sets(monkeypatch):
+    """The GSM8K test question is in the bundled sample of a registered evaluation set."""
+    monkeypatch.delenv("AGENTDISTILL_DATA_DIR", raising=False)
+    found = F.evaluation_questions()
+    assert found.bundled
+    assert F.normalize_question(GSM8K_JANET) in found.questions
+    assert any(s.startswith("gsm8k:test") for s in found.sources)
+    # training pools (eval: false) are not evaluation sets
+    assert not any(s.startswith("math:") for s in found.sources)
+    ids, p = run(F.DecontaminationFilter.from_registry())
+    assert ids == [i for i in ALL_IDS if i != "ep-gsm8k"]
+    assert p.counts[0].dropped_ids == ["ep-gsm8k"]
+
+
+def test_decontamination_full_shared_data(shared_data):
+    found = F.evaluation_questions(shared_data)
+    assert not found.missing and not found.bundled
+    assert len(found.questions) > 4000  # gsm8k 1319 + math500 500 + hotpotqa 1100+ + ...
+    assert F.normalize_question(GSM8K_JANET) in found.questions
+
+
+def test_pipeline_order_and_counts_standard_chain(tmp_path):
+    filters = F.build_filters(
+        no_parse_errors=True, max_steps=5, correct=True, decontaminate=True, dedup=True, per_task=1
+    )
+    assert [f.name for f in filters] == [
+        "failed",
+        "parse_errors",
+        "max_steps",
+        "correct",
+        "decontaminate",
+        "dedup",
+        "per_task",
+    ]
+    kept, p = F.filter_trajectories(all_samples(), filters)
+    assert [t.id for t in kept] == ["ep-correct", "ep-reflection"]
+    assert p.summary() == {
+        "total": 8,
+        "kept": 2,
+        "filters": [
+            {"name": "failed", "seen": 8, "kept": 7, "dropped": 1},
+            {"name": "parse_errors", "seen": 7, "kept": 6, "dropped": 1},
+            {"name": "max_steps", "seen": 6, "kept": 5, "dropped": 1},
+            {"name": "correct", "seen": 5, "kept": 4, "dropped": 1},
+            {"name": "decontaminate", "seen": 4, "kept": 3, "dropped": 1},
+            {"name": "dedup", "seen": 3, "kept": 2, "dropped": 1},
+            {"name": "per_task", "seen": 2, "kept": 2, "dropped": 0},
+        ],
+    }
+    # kept trajectories write back and read as valid records
+    with TrajectoryStore(tmp_path / "out") as store:
+        for t in kept:
+            store.append(t)
+    assert [t.id for t in iter_trajectories(tmp_path / "out")] == ["ep-correct", "ep-reflection"]
