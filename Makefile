@@ -1,11 +1,16 @@
-# The README's two commands: `make demo` (once it lands) and `make test`. Each installs what it needs.
+# The README's two commands: `make demo` and `make test`. Each installs what it needs.
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint format bench-models
+.PHONY: setup demo test lint format bench-models
 
 setup:
 	bash scripts/bootstrap.sh
+
+# The whole pipeline offline on the embedded default model (needs only bubblewrap from the system).
+demo:
+	BOOTSTRAP_VLLM=0 APT_PACKAGES=bubblewrap bash scripts/bootstrap.sh
+	.venv/bin/agentdistill pipeline --config configs/demo.yaml
 
 # AGENTDISTILL_REQUIRE_SERVICES=1: tests that need vLLM / Docker fail instead of skipping,
 # because setup installed them.

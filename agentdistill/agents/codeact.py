@@ -168,6 +168,7 @@ class CodeActAgent:
                 "model_requests": ep.model_requests,
                 "executions": ep.executions,
                 "reflections": ep.reflections,
+                **({"reference_hint": True} if self.config.reference_hint else {}),
                 **({"prefix_mode": ep.prefix_mode} if ep.prefix_mode else {}),
                 **({"teacher": self.teacher.name} if self.teacher else {}),
             },
@@ -296,6 +297,9 @@ class CodeActAgent:
         self, model: ChatModel, ep: _Episode, start_text: str, steer: str | None, n: int
     ) -> tuple[list[str], list[float | None]]:
         convo = [m.to_chat() for m in ep.messages]
+        if self.config.reference_hint and ep.task.answer is not None and model is not self.teacher:
+            hint = self.prompts.render("reference_hint", answer=ep.task.answer)
+            convo[1] = {**convo[1], "content": f"{convo[1]['content']}\n\n{hint}"}
         if steer:
             convo[-1] = {**convo[-1], "content": f"{convo[-1]['content']}\n\n{steer}"}
         cont = bool(start_text) and self._can_continue(model)

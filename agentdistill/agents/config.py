@@ -38,6 +38,9 @@ class AgentConfig:
     """Sampling seed (per episode it is offset by the sample index); None leaves sampling unseeded."""
     final_max_tokens: int = 128
     """New tokens for the max-steps final-answer call."""
+    reference_hint: bool = False
+    """Teacher only: show the gold answer to the model (STaR rationalization) so that weak teachers reach it;
+    the hint goes into the request, never into the stored trajectory."""
     domain_tools: dict[str, list[str]] = dataclasses.field(default_factory=lambda: {"math": []})
     """Host tools each task domain sees (a domain not listed sees all): math gets only Python by default."""
     step_timeout_s: float | None = None

@@ -21,7 +21,7 @@ from agentdistill.errors import AgentDistillError
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
 REQUIRED = (
     "version", "system", "example_step", "task", "action", "observation", "error", "parse_error",
-    "wrong_answer", "reflection_request", "final_prompt", "check_step", "first_thought",
+    "wrong_answer", "reflection_request", "final_prompt", "check_step", "first_thought", "reference_hint",
 )  # fmt: skip
 
 

@@ -31,6 +31,7 @@ def make_agent_solver(ctx: Any) -> Any:
         observation_max_chars=int(opts.pop("observation_max_chars", AgentConfig.observation_max_chars)),
     )
     sandbox = SandboxConfig(backend=str(opts.pop("sandbox", "local")))
+    index = str(opts.pop("index", "demo"))
     retriever = ctx.retriever
     tools: dict[str, Any] = {}
 
@@ -41,7 +42,7 @@ def make_agent_solver(ctx: Any) -> Any:
             from agentdistill.tools.retriever import IndexRetriever
             from agentdistill.tools.search_tool import make_web_search
 
-            retriever = retriever or IndexRetriever.from_config(RetrievalConfig())
+            retriever = retriever or IndexRetriever.from_config(RetrievalConfig(index=index, k=ctx.top_k))
             tools["web_search"] = make_web_search(retriever, k=ctx.top_k)
         return tools["web_search"]
 

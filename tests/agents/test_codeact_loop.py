@@ -196,3 +196,12 @@ def test_domain_tools_hide_search_from_math(sandbox_config):
     traj = CodeActAgent(model, sandbox=sandbox_config, tools={"web_search": web_search}).run(MATH)
     assert "web_search" not in traj.messages[0].content.split("Here is an example")[0]
     assert "NameError" in traj.messages[3].content  # not callable from math episodes either
+
+
+def test_reference_hint_is_sent_but_never_stored(sandbox_config):
+    model = ScriptedModel([step("use the hint", "final_answer(42)")])
+    traj = CodeActAgent(model, AgentConfig(reference_hint=True), sandbox=sandbox_config).run(MATH)
+    sent_task = model.calls[0][0][1]["content"]
+    assert "the correct final answer is 42" in sent_task
+    assert all("correct final answer is" not in m.content for m in traj.messages)
+    assert traj.metadata["reference_hint"] is True and traj.score == 1.0

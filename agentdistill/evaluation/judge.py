@@ -1,0 +1,172 @@
+"""Optional LLM judge: does a predicted answer mean the same as the gold one? (the paper's QA metric).
+
+Exact match under-counts correct free-form answers ("JFK" vs "John F. Kennedy"), so the paper scores QA
+with a judge. Ours takes any model spec, reads its rubric from a data file, and caches verdicts on disk
+keyed by (judge model, prompt version, question, gold, prediction): rerunning a report or a resumed eval
+costs no judge calls. The runner reports the judge's agreement with EM beside its accuracy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentdistill.config import cache_dir
+from agentdistill.errors import AgentDistillError
+from agentdistill.models.base import ChatModel, GenerationParams
+
+_VERDICT = re.compile(r"verdict\s*[:=]?\s*\**\s*(yes|no)\b", re.IGNORECASE)
+_YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
+
+
+@dataclasses.dataclass(frozen=True)
+class JudgePrompt:
+    """The rubric: a system message and a user template with {question}, {gold}, {prediction}."""
+
+    version: str
+    system: str
+    user: str
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> JudgePrompt:
+        """The packaged rubric, or a user's YAML file with the same keys."""
+        if path is None:
+            text = (resources.files("agentdistill.evaluation") / "prompts" / "judge.yaml").read_text("utf-8")
+            where = "judge.yaml"
+        else:
+            text, where = Path(path).read_text(encoding="utf-8"), str(path)
+        data = yaml.safe_load(text) or {}
+        missing = {"version", "user"} - set(data)
+        if missing:
+            raise AgentDistillError(f"{where}: judge prompt needs keys {sorted(missing)}")
+        return cls(version=str(data["version"]), system=str(data.get("system", "")), user=str(data["user"]))
+
+    def messages(self, question: str, gold: str, prediction: str) -> list[dict[str, str]]:
+        user = self.user.format(question=question, gold=gold, prediction=prediction)
+        return ([{"role": "system", "content": self.system}] if self.system else []) + [
+            {"role": "user", "content": user}
+        ]
+
+
+@dataclasses.dataclass
+class Verdict:
+    """One judgement: ``correct`` is None when the judge's reply held no yes/no."""
+
+    correct: bool | None
+    raw: str
+    cached: bool = False
+
+
+def parse_verdict(text: str) -> bool | None:
+    """Read "Verdict: yes/no" (last one wins), else the last standalone yes/no word."""
+    found = _VERDICT.findall(text) or _YES_NO.findall(text)
+    return found[-1].lower() == "yes" if found else None
+
+
+class VerdictCache:
+    """A small SQLite table of verdicts; safe for several processes (SQLite locks) and threads (a lock)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, correct INTEGER, raw TEXT)"
+        )
+        self._db.commit()
+
+    @staticmethod
+    def key(*parts: str) -> str:
+        return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+
+    def get(self, key: str) -> Verdict | None:
+        with self._lock:
+            row = self._db.execute("SELECT correct, raw FROM verdicts WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        return Verdict(None if row[0] is None else bool(row[0]), row[1], cached=True)
+
+    def put(self, key: str, verdict: Verdict) -> None:
+        value = None if verdict.correct is None else int(verdict.correct)
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?)", (key, value, verdict.raw))
+            self._db.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class Judge:
+    """Judges (question, gold, prediction) triples with a chat model; verdicts are cached on disk."""
+
+    def __init__(
+        self,
+        model: ChatModel,
+        *,
+        prompt: JudgePrompt | None = None,
+        cache_path: str | Path | None = None,
+        max_tokens: int = 256,
+        concurrency: int = 8,
+    ):
+        self.model = model
+        self.prompt = prompt or JudgePrompt.load()
+        self.cache = VerdictCache(cache_path or cache_dir() / "judge" / "verdicts.sqlite")
+        self.params = GenerationParams(temperature=0.0, max_tokens=max_tokens)
+        self.calls = 0
+        """Model requests made (cache hits make none)."""
+        self.concurrency = concurrency
+        self._semaphores: dict[int, asyncio.Semaphore] = {}
+
+    async def ajudge(self, question: str, gold: str, prediction: str | None) -> Verdict:
+        """One verdict, from the cache if this judge already saw the same triple."""
+        prediction = (prediction or "").strip()
+        if not prediction:
+            return Verdict(False, "(empty prediction)")
+        key = VerdictCache.key(self.model.name, self.prompt.version, question, gold, prediction[:2000])
+        if (hit := self.cache.get(key)) is not None:
+            return hit
+        loop_key = id(asyncio.get_running_loop())  # a semaphore belongs to one event loop
+        semaphore = self._semaphores.setdefault(loop_key, asyncio.Semaphore(self.concurrency))
+        async with semaphore:
+            self.calls += 1
+            result = await self.model.agenerate(
+                self.prompt.messages(question, gold, prediction[:2000]), self.params
+            )
+        verdict = Verdict(parse_verdict(result.text), result.text)
+        self.cache.put(key, verdict)
+        return verdict
+
+    async def ajudge_many(self, items: Sequence[tuple[str, str, str | None]]) -> list[Verdict]:
+        """Verdicts for many triples, concurrently (bounded by ``concurrency``)."""
+        return list(await asyncio.gather(*(self.ajudge(q, g, p) for q, g, p in items)))
+
+    def close(self) -> None:
+        self.cache.close()
+
+
+def agreement(verdicts: Sequence[bool | None], em: Sequence[float]) -> float | None:
+    """Share of items where the judge's verdict equals EM's (unparsed verdicts count as disagreement)."""
+    if not verdicts:
+        return None
+    same = sum(1 for v, e in zip(verdicts, em, strict=True) if v is not None and v == (e >= 1.0))
+    return same / len(verdicts)
+
+
+def load_judge(spec: str, **options: Any) -> Judge:
+    """A judge over the chat model a spec names (``openai:gpt-4o-mini``, ``hf:...``, ``default``)."""
+    from agentdistill.models import load_chat_model
+
+    return Judge(load_chat_model(spec), **options)

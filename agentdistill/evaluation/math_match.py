@@ -1,0 +1,117 @@
+"""Math answers: find the answer in a model's text, then compare it with the gold one.
+
+The answer is the content of the last ``\\boxed{...}`` (nested braces handled), else the text after a
+"final answer" marker, else the whole text. Comparison: numbers (thousands separators, ``$``, ``%`` and
+trailing units removed) with a relative tolerance, for GSM-style float answers; otherwise math-verify's
+``verify(parse(gold), parse(pred))``, which knows that ``\\frac{1}{2}`` is ``0.5``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
+_FINAL = re.compile(r"(?:final answer|the answer is|answer)\s*(?:is)?\s*[:=]?\s*", re.IGNORECASE)
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_UNIT_TAIL = re.compile(r"^\s*(?:[a-zA-Z][a-zA-Z .²³/]*)?\s*$")
+REL_TOL = 1e-4
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last ``\\boxed{...}`` / ``\\fbox{...}`` (or ``\\boxed 5``), braces balanced."""
+    matches = list(_BOXED.finditer(text))
+    for m in reversed(matches):
+        i = m.end()
+        if i < len(text) and text[i] == "{":
+            depth = 0
+            for j in range(i, len(text)):
+                if text[j] == "{":
+                    depth += 1
+                elif text[j] == "}":
+                    depth -= 1
+                    if depth == 0:
+                        return text[i + 1 : j].strip()
+            continue  # unbalanced: try an earlier one
+        bare = re.match(r"[^\s$]+", text[i:])
+        if bare:
+            return bare.group(0)
+    return None
+
+
+def extract_math_answer(text: str | None) -> str:
+    """The answer part of a model's text: last ``\\boxed{}``, else after "final answer", else all of it."""
+    if text is None:
+        return ""
+    text = str(text).strip()
+    if (boxed := last_boxed(text)) is not None:
+        return boxed
+    finals = list(_FINAL.finditer(text))
+    if finals:
+        tail = text[finals[-1].end() :].strip()
+        if tail:
+            return tail.splitlines()[0].strip().rstrip(".")
+    return text
+
+
+def parse_number(text: str) -> float | None:
+    """A plain number from an answer (``1,000``, ``$18``, ``25%``, ``10 cm``, ``\\$5.50``), else None."""
+    s = _TEXT.sub(r" \1", text)
+    s = s.replace("\\$", "").replace("$", "").replace("\\%", "").replace("%", "").replace("\\!", "")
+    s = s.replace("\\,", "").replace("{,}", ",").strip()
+    s = _THOUSANDS.sub("", s)
+    m = _NUMBER.match(s)
+    if m is None or not _UNIT_TAIL.match(s[m.end() :]):
+        return None
+    try:
+        return float(m.group(0))
+    except ValueError:
+        return None
+
+
+def numbers_close(a: float, b: float, rel_tol: float = REL_TOL) -> bool:
+    """Equal within a relative tolerance (absolute near zero)."""
+    return math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-9)
+
+
+def _wrap(expr: str) -> str:
+    return expr if "$" in expr else f"${expr}$"
+
+
+def verify_expressions(gold: str, pred: str) -> bool:
+    """math-verify equivalence of two answer strings (timeouts only where signals work: the main thread)."""
+    from math_verify import parse, verify
+
+    timeout = 5 if threading.current_thread() is threading.main_thread() else None
+    kw = {"parsing_timeout": timeout}
+    try:
+        gold_parsed = parse(_wrap(gold), **kw) or parse(gold, **kw)
+        pred_parsed = parse(_wrap(pred), **kw) or parse(pred, **kw)
+        if not gold_parsed or not pred_parsed:
+            return False
+        return bool(verify(gold_parsed, pred_parsed, timeout_seconds=timeout))
+    except Exception:  # math-verify raises on exotic input; an unparseable answer is simply not equal
+        return False
+
+
+def math_equal(prediction: str | None, gold: str | None) -> tuple[bool, str]:
+    """(correct, extracted answer) for a model's text against a gold answer."""
+    if prediction is None or gold is None:
+        return False, ""
+    pred = extract_math_answer(prediction)
+    ref = extract_math_answer(gold)
+    if not pred:
+        return False, pred
+    pn, gn = parse_number(pred), parse_number(ref)
+    if pn is not None and gn is not None:
+        return numbers_close(pn, gn), pred
+    if _normalize(pred) == _normalize(ref):
+        return True, pred
+    return verify_expressions(ref, pred), pred
+
+
+def _normalize(s: str) -> str:
+    return re.sub(r"\s+|\\left|\\right|\\!|\\,", "", s).strip("$. ").lower()

@@ -1,0 +1,148 @@
+"""``agentdistill report RUN_DIR... --out DIR``: compare evaluation runs as the paper's table does.
+
+One row per run, one column per benchmark (in-domain first), then the in-domain, out-of-domain and
+overall averages; written as Markdown and JSON, with PNG plots of scores and of steps and tokens per
+episode read from each run's trajectories.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agentdistill.errors import AgentDistillError
+from agentdistill.evaluation.plots import plot_distribution, plot_scores
+from agentdistill.evaluation.runner import METRICS, PREDICTIONS
+from agentdistill.evaluation.summary import averages, benchmark_sort_key, headline, pct
+from agentdistill.schema import read_trajectories
+
+AVERAGES = ("in_domain", "out_of_domain", "overall")
+AVERAGE_LABELS = {"in_domain": "ID avg", "out_of_domain": "OOD avg", "overall": "avg"}
+
+
+@dataclasses.dataclass
+class Run:
+    """One evaluation run folder: its name, metrics, and per-episode steps and tokens."""
+
+    name: str
+    path: Path
+    metrics: dict[str, Any]
+    steps: list[float]
+    tokens: list[float]
+
+
+def load_run(path: str | Path, name: str | None = None) -> Run:
+    """Read ``metrics.json`` and the episode stats of ``predictions.jsonl`` from a run folder."""
+    path = Path(path)
+    metrics_path = path / METRICS
+    if not metrics_path.is_file():
+        raise AgentDistillError(
+            f"{path} is not an evaluation run: no {METRICS} (run `agentdistill eval` first)"
+        )
+    try:
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise AgentDistillError(f"{metrics_path}: invalid JSON ({e.msg} at line {e.lineno})") from None
+    steps: list[float] = []
+    tokens: list[float] = []
+    if (path / PREDICTIONS).is_file():
+        for t in read_trajectories(path / PREDICTIONS):
+            if t.status != "failed":
+                steps.append(t.stats.steps)
+                tokens.append(t.stats.completion_tokens)
+    run_name = name or metrics.get("run", {}).get("name") or path.name
+    return Run(run_name, path, metrics, steps, tokens)
+
+
+def compare(runs: Sequence[Run], metric: str = "score") -> dict[str, Any]:
+    """The comparison: benchmark columns (union over runs, paper order) and each run's values."""
+    entries: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        for label, e in run.metrics["benchmarks"].items():
+            entries.setdefault(label, e)
+    labels = [k for k, _ in sorted(entries.items(), key=lambda kv: benchmark_sort_key(*kv))]
+    table: dict[str, dict[str, float | None]] = {}
+    for run in runs:
+        bench = run.metrics["benchmarks"]
+        row: dict[str, float | None] = {
+            label: headline(bench[label], metric) if label in bench else None for label in labels
+        }
+        row.update(averages(bench, metric))
+        table[run.name] = row
+    groups = {label: entries[label].get("group", "other") for label in labels}
+    return {
+        "metric": metric,
+        "runs": [r.name for r in runs],
+        "benchmarks": labels,
+        "groups": groups,
+        "table": table,
+    }
+
+
+def render_comparison(comparison: dict[str, Any]) -> str:
+    """The comparison as a Markdown table in percent."""
+    labels, groups = comparison["benchmarks"], comparison["groups"]
+    head = ["run"] + [f"{label}{' (ID)' if groups[label] == 'in_domain' else ''}" for label in labels]
+    head += [AVERAGE_LABELS[a] for a in AVERAGES]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for run in comparison["runs"]:
+        row = comparison["table"][run]
+        lines.append("| " + " | ".join([run] + [pct(row[k]) for k in [*labels, *AVERAGES]]) + " |")
+    note = {"score": "EM for QA, accuracy for math", "judge": "LLM judge for QA, accuracy for math"}
+    lines.append(f"\nMetric: {note.get(comparison['metric'], comparison['metric'])}; (ID) = in-domain.")
+    return "\n".join(lines) + "\n"
+
+
+@dataclasses.dataclass
+class ReportResult:
+    """Paths the report wrote."""
+
+    table: Path
+    json: Path
+    plots: list[Path]
+    markdown: str
+
+
+def write_report(
+    run_dirs: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    metric: str = "score",
+    names: Sequence[str] | None = None,
+) -> ReportResult:
+    """Compare runs into ``out_dir``: ``report.md``, ``report.json``, ``scores.png``, ``steps.png``, ``tokens.png``."""
+    if not run_dirs:
+        raise AgentDistillError("report needs at least one run directory")
+    if names is not None and len(names) != len(run_dirs):
+        raise AgentDistillError(f"got {len(names)} names for {len(run_dirs)} runs")
+    runs = [load_run(p, names[i] if names else None) for i, p in enumerate(run_dirs)]
+    seen: dict[str, int] = {}
+    for run in runs:  # two folders with the same name must stay two rows
+        if run.name in seen:
+            run.name = f"{run.name} ({run.path})"
+        seen[run.name] = 1
+    comparison = compare(runs, metric)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    markdown = render_comparison(comparison)
+    (out / "report.md").write_text(markdown, encoding="utf-8")
+    (out / "report.json").write_text(json.dumps(comparison, indent=2) + "\n", encoding="utf-8")
+    columns = [*comparison["benchmarks"], *AVERAGES]
+    plots = [
+        plot_scores(
+            comparison["runs"], columns, comparison["table"], out / "scores.png", labels=AVERAGE_LABELS
+        ),
+        plot_distribution(
+            {r.name: r.steps for r in runs}, out / "steps.png", title="Steps per episode", xlabel="steps"
+        ),
+        plot_distribution(
+            {r.name: r.tokens for r in runs},
+            out / "tokens.png",
+            title="Generated tokens per episode",
+            xlabel="completion tokens",
+        ),
+    ]
+    return ReportResult(out / "report.md", out / "report.json", plots, markdown)

@@ -1,0 +1,194 @@
+"""The evaluation runner: tasks x solver -> predictions (trajectories), metrics, a Markdown table.
+
+Trajectories are appended to ``predictions.jsonl`` as each task finishes, so a killed run loses only the
+tasks in flight; a rerun skips finished task ids (and retries failed ones), so nothing is duplicated and
+a finished run makes no model calls at all. Metrics are recomputed from the file, never kept in memory
+only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agentdistill.errors import AgentDistillError
+from agentdistill.evaluation.metrics import score
+from agentdistill.evaluation.solvers import Solver
+from agentdistill.evaluation.summary import aggregate, render_run_table
+from agentdistill.schema import AgentInfo, Task, Trajectory
+
+PREDICTIONS = "predictions.jsonl"
+METRICS = "metrics.json"
+TABLE = "results.md"
+JUDGEMENTS = "judgements.jsonl"
+
+
+@dataclasses.dataclass
+class EvalResult:
+    """What a run produced: its folder, the metrics dict, and counts for this invocation."""
+
+    out_dir: Path
+    metrics: dict[str, Any]
+    table: str
+    solved: int
+    """Tasks solved in this invocation (0 on a rerun of a finished run)."""
+    skipped: int
+    """Tasks already in ``predictions.jsonl``."""
+
+
+def read_predictions(path: Path) -> dict[str, Trajectory]:
+    """Finished trajectories by task id. A torn last line (a kill mid-write) is cut off the file."""
+    found: dict[str, Trajectory] = {}
+    if not path.exists():
+        return found
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        with path.open("r+b") as f:
+            f.truncate(cut)
+        data = data[:cut]
+    for lineno, line in enumerate(data.decode("utf-8").splitlines(), 1):
+        if line.strip():
+            traj = Trajectory.from_json(line, source=str(path), line=lineno)
+            found.setdefault(traj.task.id, traj)
+    return found
+
+
+def _rewrite(path: Path, trajectories: Sequence[Trajectory]) -> None:
+    tmp = path.with_suffix(".jsonl.tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for t in trajectories:
+            f.write(t.to_json() + "\n")
+    os.replace(tmp, path)
+
+
+def failed_trajectory(task: Task, error: BaseException, model: str = "") -> Trajectory:
+    """The record of a task whose solver raised: kept so the run goes on, retried on resume."""
+    return Trajectory(
+        id=task.id,
+        task=task,
+        agent=AgentInfo(model=model),
+        messages=[],
+        status="failed",
+        error=f"{type(error).__name__}: {error}",
+    )
+
+
+def scored(traj: Trajectory) -> Trajectory:
+    """Set ``score`` and ``metadata["metrics"]`` with the same :func:`score` filtering uses."""
+    result = (
+        score(traj.task, traj.final_answer) if traj.status != "failed" else {"score": 0.0, "correct": False}
+    )
+    traj.score = float(result["score"])
+    traj.metadata = {**traj.metadata, "metrics": result}
+    return traj
+
+
+async def evaluate(
+    tasks: Sequence[Task],
+    solver: Solver,
+    out_dir: str | Path,
+    *,
+    concurrency: int = 4,
+    judge: Any = None,
+    run_info: dict[str, Any] | None = None,
+    progress: bool = True,
+    model_name: str = "",
+) -> EvalResult:
+    """Solve every task not yet in ``out_dir``, then write metrics and the table for all of them."""
+    if concurrency < 1:
+        raise AgentDistillError(f"concurrency must be at least 1, got {concurrency}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pred_path = out / PREDICTIONS
+    unique = list({t.id: t for t in tasks}.values())
+    done = read_predictions(pred_path)
+    failed = [i for i, t in done.items() if t.status == "failed"]
+    if failed:  # retry them: drop their records first so the file never holds two for one task
+        for i in failed:
+            del done[i]
+        _rewrite(pred_path, list(done.values()))
+    todo = [t for t in unique if t.id not in done]
+    skipped = len(unique) - len(todo)
+    lock = asyncio.Lock()
+    semaphore = asyncio.Semaphore(concurrency)
+    started = time.perf_counter()
+
+    with _progress(progress, len(todo)) as (bar, bar_task), pred_path.open("a", encoding="utf-8") as sink:
+
+        async def run_one(task: Task) -> None:
+            async with semaphore:
+                try:
+                    traj = await solver(task)
+                except Exception as e:  # one task's failure is recorded, never fatal to the run
+                    traj = failed_trajectory(task, e, model_name)
+            if traj.task.id != task.id:
+                traj.task = task
+            traj = scored(traj)
+            async with lock:
+                sink.write(traj.to_json() + "\n")
+                sink.flush()
+                done[task.id] = traj
+                if bar is not None:
+                    bar.advance(bar_task)
+
+        await asyncio.gather(*(run_one(t) for t in todo))
+
+    trajectories = [done[t.id] for t in unique]
+    judge_results = await _judge(trajectories, judge, out) if judge is not None else None
+    metrics = aggregate(trajectories, judge_results)
+    metrics["run"] = {
+        **(run_info or {}),
+        "tasks": len(unique),
+        "solved_this_invocation": len(todo),
+        "wall_time_s": round(time.perf_counter() - started, 3),
+    }
+    table = render_run_table(metrics)
+    (out / METRICS).write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / TABLE).write_text(table, encoding="utf-8")
+    new = [done[t.id] for t in todo]
+    if new and all(t.status == "failed" for t in new):  # e.g. a server that is down: say so, once
+        raise AgentDistillError(
+            f"all {len(new)} tasks failed (recorded in {pred_path}; a rerun retries them); first error: "
+            f"{new[0].error}"
+        )
+    return EvalResult(out, metrics, table, solved=len(todo), skipped=skipped)
+
+
+async def _judge(trajectories: Sequence[Trajectory], judge: Any, out: Path) -> dict[str, dict[str, Any]]:
+    """Judge verdicts for QA trajectories (math is scored by math-verify), by task id."""
+    qa = [t for t in trajectories if t.task.domain == "qa" and t.task.answer is not None]
+    verdicts = await judge.ajudge_many([(t.task.question, t.task.answer, t.final_answer) for t in qa])
+    results = {
+        t.task.id: {
+            "correct": v.correct,
+            "cached": v.cached,
+            "em": (t.metadata.get("metrics") or {}).get("em", 0.0),
+        }
+        for t, v in zip(qa, verdicts, strict=True)
+    }
+    with (out / JUDGEMENTS).open("w", encoding="utf-8") as f:
+        for t, v in zip(qa, verdicts, strict=True):
+            row = {"id": t.task.id, "prediction": t.final_answer, "gold": t.task.answer, "correct": v.correct}
+            f.write(json.dumps({**row, "raw": v.raw}, ensure_ascii=False) + "\n")
+    return results
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, total: int) -> Any:
+    if not enabled or total == 0:
+        yield None, None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=False
+    ) as bar:
+        yield bar, bar.add_task("eval", total=total)

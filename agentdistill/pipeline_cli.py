@@ -1,0 +1,44 @@
+"""``agentdistill pipeline``: a thin wrapper over :func:`agentdistill.pipeline.run_pipeline`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def pipeline_command(
+    config: Annotated[str, typer.Option(help="Pipeline YAML (e.g. configs/demo.yaml).")],
+    run_dir: Annotated[str | None, typer.Option(help="Override the config's run_dir.")] = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars.")] = False,
+) -> None:
+    """Generate, filter, train, evaluate and report in one run directory (resumable, stage by stage)."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from agentdistill.config import load_config
+    from agentdistill.pipeline import PipelineConfig, run_pipeline
+
+    console = Console()
+    cfg = load_config(PipelineConfig, config, {"run_dir": run_dir})
+    results = run_pipeline(
+        cfg, log=lambda line: console.print(f"[bold cyan]pipeline[/] {line}"), progress=not no_progress
+    )
+    console.rule("summary")
+    report = results.get("report") or {}
+    if report.get("markdown"):
+        console.print(Markdown(report["markdown"]))
+    if "generate" in results:
+        g = results["generate"]
+        console.print(f"teacher episodes: {g.get('episodes')} ({g.get('succeeded')} correct in the last run)")
+    if "filter" in results:
+        console.print(
+            f"kept for training: {results['filter']['kept']}   viewer: {results['filter']['viewer']}"
+        )
+    if "train" in results:
+        t = results["train"]
+        console.print(f"student: {t['student']}  ({t['steps']} steps, final loss {t['final_loss']})")
+    if report.get("table"):
+        console.print(f"report: {report['table']}")
+        for plot in report.get("plots", []):
+            console.print(f"plot:   {plot}")

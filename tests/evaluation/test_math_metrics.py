@@ -1,0 +1,98 @@
+"""Math scoring: \\boxed{} extraction (nesting), math-verify equivalences, numeric tolerance, units."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from agentdistill.evaluation.math_match import extract_math_answer, last_boxed, math_equal, parse_number
+from agentdistill.evaluation.metrics import score
+from agentdistill.evaluation.tasks import transform_answer
+from agentdistill.schema import Task
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (r"so \boxed{5}.", "5"),
+        (r"first \boxed{1} then \boxed{\frac{a}{b}}", r"\frac{a}{b}"),
+        (r"\boxed{\frac{\sqrt{2}}{2}}", r"\frac{\sqrt{2}}{2}"),
+        (r"\boxed{\left( 3, \frac{\pi}{2} \right)}", r"\left( 3, \frac{\pi}{2} \right)"),
+        (r"\boxed{x^{2^{3}}} and \boxed{unclosed", "x^{2^{3}}"),  # an unbalanced last box is skipped
+        (r"\fbox{7}", "7"),
+        (r"\boxed 42", "42"),
+        ("no box here", None),
+    ],
+)
+def test_last_boxed_handles_nesting(text, expected):
+    assert last_boxed(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("pred", "gold"),
+    [
+        (r"\frac{1}{2}", "0.5"),
+        (r"The answer is $\boxed{\frac{1}{2}}$", "0.5"),
+        (r"\boxed{\dfrac{3}{4}}", "0.75"),
+        (r"\boxed{\frac{\sqrt{2}}{2}}", r"\frac{1}{\sqrt{2}}"),
+        (r"\boxed{(3, \frac{\pi}{2})}", r"\left( 3, \frac{\pi}{2} \right)"),
+        (r"\boxed{(-\infty,-8]\cup [8,\infty)}", r"(-\infty,-8]\cup [8,\infty)"),
+        (r"\boxed{1,000}", "1000"),  # thousands separator
+        ("1,234,567", "1234567"),
+        (r"\boxed{\$18}", "18"),  # currency
+        ("18 dollars", "18"),  # unit words
+        (r"\boxed{10\text{ cm}}", "10"),  # LaTeX unit
+        ("25%", "25"),
+        ("13138980", "13138980.0"),  # GSM-Hard float gold
+        ("2.3333", "2.33333333"),  # within the relative tolerance
+        ("Final answer: 42", "42"),
+        (r"\boxed{\boxed{7}}", "7"),
+    ],
+)
+def test_equivalent(pred, gold):
+    ok, _ = math_equal(pred, gold)
+    assert ok, (pred, gold)
+
+
+@pytest.mark.parametrize(
+    ("pred", "gold"),
+    [
+        (r"\boxed{5}", "6"),
+        ("2.33", "2.3333333"),  # outside the tolerance
+        (r"\boxed{\frac{1}{3}}", "0.5"),
+        ("1,2", "12"),  # not a thousands separator
+        ("", "1"),
+        (r"\boxed{(3, \pi)}", r"\left( 3, \frac{\pi}{2} \right)"),
+    ],
+)
+def test_not_equivalent(pred, gold):
+    assert not math_equal(pred, gold)[0], (pred, gold)
+
+
+def test_parse_number_and_extraction():
+    assert parse_number("1,000") == 1000
+    assert parse_number(r"\$5.50") == 5.5
+    assert parse_number("x + 1") is None
+    assert extract_math_answer("We get 3.\nFinal answer: 12 apples") == "12 apples"
+    assert extract_math_answer(r"...\boxed{3} hence") == "3"
+
+
+def test_gold_transforms():
+    assert transform_answer("She makes 9 * 2 = $18\n#### 1,818", "gsm8k") == "1818"
+    assert transform_answer(13138980.0, "number") == "13138980"
+    assert transform_answer(2.5, None) == "2.5"
+    assert transform_answer(None, "number") is None
+
+
+def test_score_math_task_and_thread_safety():
+    task = Task(id="m", question="q", answer=r"\frac{1}{2}", domain="math")
+    s = score(task, r"so the result is \boxed{0.5}")
+    assert s == {"score": 1.0, "correct": True, "extracted": "0.5", "metric": "math_verify"}
+    results = []
+    # Trajectory filters may score from worker threads, where math-verify's signal timeouts cannot work.
+    t = threading.Thread(target=lambda: results.append(score(task, r"\boxed{\frac{2}{4}}")["correct"]))
+    t.start()
+    t.join()
+    assert results == [True]
+    assert score(Task(id="n", question="q", answer=None, domain="math"), "1")["score"] == 0.0
