@@ -15,6 +15,7 @@ def pipeline_command(
     """Generate, filter, train, evaluate and report in one run directory (resumable, stage by stage)."""
     from rich.console import Console
     from rich.markdown import Markdown
+    from rich.markup import escape
 
     from agentdistill.config import load_config
     from agentdistill.pipeline import PipelineConfig, run_pipeline
@@ -22,7 +23,7 @@ def pipeline_command(
     console = Console()
     cfg = load_config(PipelineConfig, config, {"run_dir": run_dir})
     results = run_pipeline(
-        cfg, log=lambda line: console.print(f"[bold cyan]pipeline[/] {line}"), progress=not no_progress
+        cfg, log=lambda line: console.print(f"[bold cyan]pipeline[/] {escape(line)}"), progress=not no_progress
     )
     console.rule("summary")
     report = results.get("report") or {}

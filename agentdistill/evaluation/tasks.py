@@ -34,6 +34,7 @@ from agentdistill.evaluation.registry import (
     get_benchmark,
     resolve_data_dir,
 )
+from agentdistill.jsonl import iter_jsonl_objects
 from agentdistill.schema import Task
 
 Source = Literal["auto", "local", "hf"]
@@ -244,17 +245,8 @@ def read_rows(path: Path) -> Iterator[tuple[str, int, dict[str, Any]]]:
     """(file, line or index, row) for each row of a JSONL file, a JSON list, or ``{"examples": [...]}``."""
     where = str(path)
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise BenchmarkError(f"{where}:{lineno}: invalid JSON ({e.msg})") from None
-                if not isinstance(row, dict):
-                    raise BenchmarkError(f"{where}:{lineno}: expected a JSON object per line")
-                yield where, lineno, row
+        for lineno, row in iter_jsonl_objects(path, BenchmarkError):
+            yield where, lineno, row
         return
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

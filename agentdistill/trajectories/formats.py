@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from agentdistill.agents.parsing import parse_action
 from agentdistill.errors import AgentDistillError
+from agentdistill.jsonl import iter_jsonl_objects
 from agentdistill.schema import AgentInfo, Message, Task, Trajectory, TrajectoryStats
 from agentdistill.trajectories.store import write_jsonl
 
@@ -176,21 +177,7 @@ def guess_domain(question: str) -> Literal["qa", "math"]:
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    if not path.is_file():
-        raise ImportFormatError(f"{path}: no such file")
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ImportFormatError(
-                    f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})"
-                ) from None
-            if not isinstance(row, dict):
-                raise ImportFormatError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            yield lineno, row
+    return iter_jsonl_objects(path, ImportFormatError)
 
 
 def _require_str(row: dict[str, Any], key: str, where: str) -> str:
