@@ -131,6 +131,7 @@ class HFChatModel(ChatModel):
         eos = eos if isinstance(eos, list) else [eos]
         self._eos = {e for e in [*eos, self.tokenizer.eos_token_id] if e is not None}
         self._gen_lock = threading.Lock()
+        self._stop_cache: dict[tuple[str, ...], Any] = {}
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[_Pending]] = (
             weakref.WeakKeyDictionary()
         )
@@ -190,7 +191,7 @@ class HFChatModel(ChatModel):
     ) -> list[ChatResult]:
         """Generate for all conversations in one padded batch (blocking; thread-safe)."""
         import torch
-        from transformers import LogitsProcessorList
+        from transformers import LogitsProcessorList, StoppingCriteriaList
 
         tok = self.tokenizer
         texts = [self.render(c, continue_final) for c in conversations]
@@ -209,7 +210,7 @@ class HFChatModel(ChatModel):
             "return_dict_in_generate": True,
         }
         if params.stop:
-            kwargs.update(stop_strings=list(params.stop), tokenizer=tok)
+            kwargs["stopping_criteria"] = StoppingCriteriaList([self._stop_criteria(params.stop)])
         recorder = _LogprobRecorder() if params.logprobs else None
         if recorder:
             kwargs["logits_processor"] = LogitsProcessorList([recorder])
@@ -230,6 +231,15 @@ class HFChatModel(ChatModel):
             prompt_tokens = int(enc["attention_mask"][i].sum())
             results.append(ChatResult(completions, model=self.name, prompt_tokens=prompt_tokens))
         return results
+
+    def _stop_criteria(self, stop: tuple[str, ...]) -> Any:
+        """transformers' StopStringCriteria for ``stop``, built once: building it scans the whole
+        vocabulary (about half a second), which would otherwise be paid on every step."""
+        from transformers.generation.stopping_criteria import StopStringCriteria
+
+        if stop not in self._stop_cache:
+            self._stop_cache[stop] = StopStringCriteria(self.tokenizer, list(stop))
+        return self._stop_cache[stop]
 
     def _completion(self, ids: list[int], params: GenerationParams, logprobs: Any, row: int) -> Completion:
         pad = self.tokenizer.pad_token_id

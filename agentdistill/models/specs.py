@@ -103,8 +103,9 @@ def open_chat_model(config: ModelConfig | str) -> Iterator[ChatModel]:
     if isinstance(config, str):
         config = ModelConfig(spec=config)
     if config.serve is None:
-        options: dict[str, Any] = {}
-        if parse_model_spec(config.spec).kind == "openai":
+        kind = parse_model_spec(config.spec).kind
+        options: dict[str, Any] = {"max_batch_size": config.max_concurrency} if kind in ("default", "hf") else {}
+        if kind == "openai":
             from agentdistill.models.openai_compat import RetryPolicy
 
             options = {
