@@ -72,6 +72,8 @@ class EvalStageConfig:
     """Agent steps per episode (agent mode)."""
     concurrency: int = 8
     """Tasks in flight."""
+    domain: str | None = None
+    """Domain of tasks read from local files (``qa`` or ``math``)."""
     baseline: bool = True
     """Also evaluate the untrained student, for the before/after comparison."""
 
@@ -201,7 +203,7 @@ class Pipeline:
             cfg = EvalConfig(
                 benchmarks=list(e.benchmarks), out=str(self.run_dir / "eval" / name), agent=spec, mode=e.mode,
                 sag=e.sag, max_tokens=e.max_tokens, max_steps=e.max_steps, concurrency=e.concurrency, seed=self.config.generate.seed,
-                data_dir=self.config.generate.data_dir, name=name,
+                data_dir=self.config.generate.data_dir, name=name, domain=e.domain,
             )  # fmt: skip
             self.log(f"evaluating {name} ({spec}) on {', '.join(e.benchmarks)}")
             result = run_eval(cfg, progress=self.progress)

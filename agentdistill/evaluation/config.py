@@ -38,6 +38,8 @@ class EvalConfig:
     """SQLite file for judge verdicts; default ``<cache>/judge/verdicts.sqlite``."""
     concurrency: int = 4
     """Tasks in flight at once."""
+    domain: str | None = None
+    """Domain (``qa`` or ``math``) of tasks read from local files, which carry none."""
     data_dir: str | None = None
     """Folder laid out like shared/data; default ``$AGENTDISTILL_DATA_DIR``, else the bundled samples."""
     source: Literal["auto", "local", "hf"] = "auto"

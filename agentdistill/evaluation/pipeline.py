@@ -27,7 +27,9 @@ def load_eval_tasks(config: EvalConfig) -> list[Task]:
         raise AgentDistillError("no benchmarks given (e.g. --benchmarks hotpotqa[:50],gsm8k[:50])")
     tasks: list[Task] = []
     for spec in dict.fromkeys(config.benchmarks):
-        tasks += load_tasks(spec, data_dir=config.data_dir, seed=config.seed, source=config.source)
+        tasks += load_tasks(
+            spec, data_dir=config.data_dir, seed=config.seed, source=config.source, domain=config.domain
+        )
     return tasks
 
 

@@ -18,6 +18,8 @@ class GenerateConfig:
     tasks: list[str] = dataclasses.field(default_factory=list)
     """Task specs: registry names with optional split and slice (``gsm8k[:50]``, ``hotpotqa:train[:1000]``)
     or local JSON/JSONL files."""
+    domain: str | None = None
+    """Domain (``qa`` or ``math``) of tasks read from local files, which carry none; registry tasks have theirs."""
     out: str = "runs/generate"
     """The trajectory directory (JSONL shards + manifest.json); an existing one is resumed."""
     teacher: ModelConfig = dataclasses.field(default_factory=ModelConfig)

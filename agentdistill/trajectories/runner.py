@@ -62,7 +62,7 @@ def load_task_list(config: GenerateConfig) -> list[Task]:
     seen: set[str] = set()
     tasks = []
     for spec in config.tasks:
-        for task in load_tasks(spec, data_dir=config.data_dir, seed=config.seed):
+        for task in load_tasks(spec, data_dir=config.data_dir, seed=config.seed, domain=config.domain):
             if task.id not in seen:
                 seen.add(task.id)
                 tasks.append(task)
