@@ -13,9 +13,14 @@ import typer
 from rich.console import Console
 
 from agentdistill.errors import AgentDistillError
+from agentdistill.evaluation.cli import eval_command, report_command
 from agentdistill.models.cli import models_app, serve_command
+from agentdistill.pipeline_cli import pipeline_command
 from agentdistill.sandbox.cli import sandbox_app
 from agentdistill.tools.cli import index_app
+from agentdistill.training.cli import train_command
+from agentdistill.trajectories.cli import trajectories_app
+from agentdistill.trajectories.generate_cli import generate_command
 
 app = typer.Typer(
     name="agentdistill",
@@ -24,10 +29,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+# In pipeline order: models and tools first, then the stages.
 app.add_typer(models_app, name="models")
 app.command("serve")(serve_command)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(index_app, name="index")
+app.command("generate")(generate_command)
+app.add_typer(trajectories_app, name="trajectories")
+app.command("train")(train_command)
+app.command("eval")(eval_command)
+app.command("report")(report_command)
+app.command("pipeline")(pipeline_command)
 
 
 @app.command("version")
