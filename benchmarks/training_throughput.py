@@ -1,0 +1,266 @@
+"""Training throughput of ``agentdistill train`` against a plain TRL ``SFTTrainer`` on the same data.
+
+    python benchmarks/training_throughput.py [--repeats 3] [--steps 8] [--batch-size 2] [--max-length 512]
+                                             [--student default] [--full] [--examples 32]
+
+Builds CodeAct trajectories (MATH-train-style questions, failed steps and reflections), tokenizes them once
+with agentdistill's step masks and saves the tokenized dataset. Then, alternating, in fresh processes:
+  * agentdistill: the real command, ``python -m agentdistill.cli train --config ... --data <jsonl>``;
+  * trl:          ``trl.SFTTrainer`` built by hand (same model, LoRA/full settings, SFTConfig values) on the
+                  saved ``input_ids``/``labels`` dataset.
+Each run reports tokens/s (non-padding tokens over the time spent in ``trainer.train()``) and peak memory
+(the process's max RSS; on CUDA also ``torch.cuda.max_memory_allocated``). Prints the medians and the
+agentdistill / trl ratios (target: within 5%). Not part of the test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+QUESTIONS = [
+    ("Simplify $(2-3z) - (3+4z)$.", "-1-7z"),
+    (
+        "What is the smallest whole number $b$ such that 62 can be expressed in base $b$ using only three digits?",
+        "4",
+    ),
+    ("What is the sum of all positive integer divisors of 77?", "96"),
+    ("Evaluate $\\lceil\\sqrt{140}\\rceil$.", "12"),
+]
+
+
+def make_trajectories(n: int) -> list[Any]:
+    """n CodeAct episodes of varied length: action, observation, failed step, error, reflection, final."""
+    from agentdistill.schema import AgentInfo, Message, Task, Trajectory
+
+    out = []
+    for i in range(n):
+        q, a = QUESTIONS[i % len(QUESTIONS)]
+        loops = 1 + i % 4  # varied lengths, so padding is realistic
+        code = "\n".join(
+            f"x{j} = sum(k for k in range({j + 2}))\nprint('step', {j}, x{j})" for j in range(loops * 3)
+        )
+        logs = "\n".join(f"step {j} {sum(range(j + 2))}" for j in range(loops * 3))
+        msgs = [
+            Message(role="system", content="You solve tasks with Python code. End code with <end_code>.", kind="prompt"),
+            Message(role="user", content=f"New task:\n{q}", kind="task"),
+            Message(role="assistant", kind="action", train=True,
+                    content=f"Thought: I will explore the problem numerically first.\nCode:\n```py\n{code}\n```<end_code>"),
+            Message(role="user", kind="observation", content=f"Observation:\nExecution logs:\n{logs}"),
+            Message(role="assistant", kind="action", train=False,
+                    content="Thought: Now return it.\nCode:\n```py\nfinal_answer(answer)\n```<end_code>"),
+            Message(role="user", kind="error", content="Observation:\nNameError: name 'answer' is not defined"),
+            Message(role="assistant", kind="reflection", train=True,
+                    content=f"Thought: Reflection: I never defined `answer`. I return the value directly.\nCode:\n```py\nfinal_answer('\\\\boxed{{{a}}}')\n```<end_code>"),
+            Message(role="user", kind="observation", content=f"Observation:\n\\boxed{{{a}}}"),
+            Message(role="assistant", kind="final", train=True, content=f"The answer is \\boxed{{{a}}}."),
+        ]  # fmt: skip
+        out.append(
+            Trajectory(
+                id=f"bench-{i}",
+                task=Task(id=f"bench-{i}", question=q, answer=a, domain="math", source="MATH/train"),
+                agent=AgentInfo(model="bench"),
+                messages=msgs,
+            )
+        )
+    return out
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields both runs share."""
+    return {
+        "student": args.student,
+        "lora": not args.full,
+        "lora_r": 64,
+        "lora_alpha": 128,
+        "lora_dropout": 0.05,
+        "max_steps": args.steps,
+        "per_device_batch_size": args.batch_size,
+        "gradient_accumulation_steps": 1,
+        "max_length": args.max_length,
+        "learning_rate": 2e-4,
+        "lr_scheduler_type": "constant",
+        "warmup_ratio": 0.0,
+        "gradient_checkpointing": args.gradient_checkpointing,
+        "logging_steps": 1000,
+        "seed": 0,
+        "trainer_overrides": {"disable_tqdm": True},
+    }
+
+
+def peak_cuda() -> float | None:
+    import torch
+
+    return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+
+
+def worker_trl(work: Path, result_path: Path) -> None:
+    """A plain TRL run: SFTTrainer built by hand from the same settings, on the saved tokenized data."""
+    import datasets
+    import torch
+    from peft import LoraConfig
+    from trl import SFTConfig, SFTTrainer
+
+    from agentdistill.training.config import TrainConfig
+    from agentdistill.training.sft import load_tokenizer, resolve_student, use_bf16
+
+    cfg = TrainConfig(**json.loads((work / "settings.json").read_text()))
+    model_path = resolve_student(cfg.student)
+    tok = load_tokenizer(model_path)
+    ds = datasets.load_from_disk(str(work / "tokenized"))
+    bf16 = use_bf16(cfg)
+    args = SFTConfig(
+        output_dir=str(work / "trl-out"),
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.per_device_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler_type,
+        warmup_steps=0,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        bf16=bf16,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        logging_steps=cfg.logging_steps,
+        save_strategy="no",
+        report_to=["none"],
+        max_length=cfg.max_length,
+        disable_tqdm=True,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        model_init_kwargs={"dtype": "bfloat16" if (bf16 and cfg.lora) else "float32"},
+    )
+    peft = (
+        LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                   target_modules="all-linear", task_type="CAUSAL_LM")
+        if cfg.lora else None
+    )  # fmt: skip
+    trainer = SFTTrainer(
+        model=model_path, args=args, train_dataset=ds, processing_class=tok, peft_config=peft
+    )
+    start = time.perf_counter()
+    trainer.train()
+    runtime = time.perf_counter() - start
+    tokens = int(trainer._total_train_tokens)
+    result_path.write_text(json.dumps({"tokens": tokens, "runtime_s": runtime, "cuda_peak_mib": peak_cuda()}))
+
+
+def run_child(cmd: list[str], env: dict[str, str]) -> tuple[int, float]:
+    """Run a command; return (exit code, its peak RSS in MiB) via wait4, which reports this child alone."""
+    with tempfile.TemporaryFile(mode="w+") as log:  # a file, not a pipe: a chatty child cannot block
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        proc.returncode = code
+        if code != 0:
+            log.seek(0)
+            sys.stderr.write(log.read()[-3000:])
+    return code, usage.ru_maxrss / 1024  # KiB on Linux
+
+
+def run_agentdistill(work: Path, index: int) -> dict[str, Any]:
+    import yaml
+
+    cfg = json.loads((work / "settings.json").read_text())
+    (work / "recipe.yaml").write_text(yaml.safe_dump(cfg))
+    out = work / f"ad-out-{index}"
+    cmd = [sys.executable, "-m", "agentdistill.cli", "train", "--config", str(work / "recipe.yaml"),
+           "--data", str(work / "trajectories.jsonl"), "--out", str(out), "--overwrite"]  # fmt: skip
+    wall = time.perf_counter()
+    code, rss = run_child(cmd, dict(os.environ))
+    if code != 0:
+        raise SystemExit(f"agentdistill train failed (exit {code})")
+    res = json.loads((out / "training_summary.json").read_text())["result"]
+    return {"tokens": res["tokens_seen"], "runtime_s": res["train_runtime_s"], "rss_mib": rss,
+            "cuda_peak_mib": res.get("cuda_peak_mib"), "wall_s": time.perf_counter() - wall}  # fmt: skip
+
+
+def run_trl(work: Path, index: int) -> dict[str, Any]:
+    result = work / f"trl-{index}.json"
+    cmd = [sys.executable, __file__, "--worker-trl", str(work), str(result)]
+    wall = time.perf_counter()
+    code, rss = run_child(cmd, dict(os.environ))
+    if code != 0:
+        raise SystemExit(f"plain TRL run failed (exit {code})")
+    res = json.loads(result.read_text())
+    return {**res, "rss_mib": rss, "wall_s": time.perf_counter() - wall}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--batch-size", type=int, default=2)
+    ap.add_argument("--max-length", type=int, default=512)
+    ap.add_argument("--examples", type=int, default=32)
+    ap.add_argument("--student", default="default")
+    ap.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
+    ap.add_argument("--gradient-checkpointing", action="store_true")
+    ap.add_argument("--worker-trl", nargs=2, metavar=("WORKDIR", "RESULT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker_trl:
+        worker_trl(Path(args.worker_trl[0]), Path(args.worker_trl[1]))
+        return
+
+    from agentdistill.schema import write_trajectories
+    from agentdistill.training.dataset import build_dataset
+    from agentdistill.training.sft import load_tokenizer, resolve_student
+
+    with tempfile.TemporaryDirectory(prefix="ad-train-bench-") as tmp:
+        work = Path(tmp)
+        write_trajectories(work / "trajectories.jsonl", make_trajectories(args.examples))
+        (work / "settings.json").write_text(json.dumps(settings(args)))
+        tok = load_tokenizer(resolve_student(args.student))
+        ds, stats = build_dataset(tok, [str(work / "trajectories.jsonl")], max_length=args.max_length)
+        ds.save_to_disk(str(work / "tokenized"))
+        print(f"data: {stats.describe()}; {stats.tokens} tokens ({stats.trained_tokens} trained)")
+        mode = "full" if args.full else "LoRA r=64"
+        print(
+            f"{args.student}, {mode}, {args.steps} steps x batch {args.batch_size}, max_length {args.max_length}"
+        )
+
+        runs: dict[str, list[dict[str, Any]]] = {"agentdistill": [], "trl": []}
+        for r in range(args.repeats):
+            order = [("agentdistill", run_agentdistill), ("trl", run_trl)]
+            for name, fn in order if r % 2 == 0 else order[::-1]:  # alternate to cancel drift
+                res = fn(work, r)
+                res["tokens_per_s"] = res["tokens"] / res["runtime_s"]
+                runs[name].append(res)
+                cuda = f"  CUDA peak {res['cuda_peak_mib']:.0f} MiB" if res.get("cuda_peak_mib") else ""
+                print(f"  run {r + 1} {name:12s} {res['tokens_per_s']:8.1f} tokens/s  "
+                      f"peak RSS {res['rss_mib']:7.0f} MiB{cuda}  ({res['tokens']} tokens in {res['runtime_s']:.1f} s)",
+                      flush=True)  # fmt: skip
+
+    keys = ["tokens_per_s", "rss_mib", "tokens"] + (
+        ["cuda_peak_mib"] if runs["trl"][0].get("cuda_peak_mib") else []
+    )
+    med = {name: {key: statistics.median(r[key] for r in rs) for key in keys} for name, rs in runs.items()}
+    ratio_speed = med["agentdistill"]["tokens_per_s"] / med["trl"]["tokens_per_s"]
+    ratio_mem = med["agentdistill"]["rss_mib"] / med["trl"]["rss_mib"]
+    print(f"median tokens/s  agentdistill {med['agentdistill']['tokens_per_s']:.1f}  trl {med['trl']['tokens_per_s']:.1f}"
+          f"  ratio {ratio_speed:.3f}")  # fmt: skip
+    print(f"median peak RSS  agentdistill {med['agentdistill']['rss_mib']:.0f} MiB  trl {med['trl']['rss_mib']:.0f} MiB"
+          f"  ratio {ratio_mem:.3f}")  # fmt: skip
+    if "cuda_peak_mib" in keys:
+        ratio_mem = med["agentdistill"]["cuda_peak_mib"] / med["trl"]["cuda_peak_mib"]
+        print(f"median CUDA peak agentdistill {med['agentdistill']['cuda_peak_mib']:.0f} MiB  "
+              f"trl {med['trl']['cuda_peak_mib']:.0f} MiB  ratio {ratio_mem:.3f}")  # fmt: skip
+    if med["agentdistill"]["tokens"] != med["trl"]["tokens"]:
+        print(
+            f"warning: the runs saw different token counts: {med['agentdistill']['tokens']} vs {med['trl']['tokens']}"
+        )
+    ok = abs(ratio_speed - 1) <= 0.05 and ratio_mem <= 1.05
+    print(f"within 5%: {'yes' if ok else 'no'}")
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    main()
