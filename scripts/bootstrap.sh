@@ -42,7 +42,7 @@ install_python() {
     "$PY" -m pip install -q "torch==$TORCH_VERSION"
   fi
   local stamp="$VENV/.agentdistill-deps" want
-  want=$(sha256sum pyproject.toml | cut -c1-16)
+  want=$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "pip install -e .[dev]"
     "$PY" -m pip install -q -e ".[dev]"
