@@ -23,7 +23,9 @@ def pipeline_command(
     console = Console()
     cfg = load_config(PipelineConfig, config, {"run_dir": run_dir})
     results = run_pipeline(
-        cfg, log=lambda line: console.print(f"[bold cyan]pipeline[/] {escape(line)}"), progress=not no_progress
+        cfg,
+        log=lambda line: console.print(f"[bold cyan]pipeline[/] {escape(line)}"),
+        progress=not no_progress,
     )
     console.rule("summary")
     report = results.get("report") or {}

@@ -184,7 +184,9 @@ class CodeActAgent:
     def _opening(self, task: Task) -> list[Message]:
         domain = task.domain
         examples = self.prompts.examples_text(domain) if self.config.use_examples else ""
-        tool_list = [{"name": name, "description": describe_tool(t)} for name, t in self.tools_for(task).items()]
+        tool_list = [
+            {"name": name, "description": describe_tool(t)} for name, t in self.tools_for(task).items()
+        ]
         system = self.prompts.render("system", tools=tool_list, examples=examples, domain=domain)
         user = self.prompts.render("task", question=task.question, domain=domain)
         return [Message(role="system", content=system), Message(role="user", content=user, kind="task")]

@@ -104,7 +104,9 @@ def open_chat_model(config: ModelConfig | str) -> Iterator[ChatModel]:
         config = ModelConfig(spec=config)
     if config.serve is None:
         kind = parse_model_spec(config.spec).kind
-        options: dict[str, Any] = {"max_batch_size": config.max_concurrency} if kind in ("default", "hf") else {}
+        options: dict[str, Any] = (
+            {"max_batch_size": config.max_concurrency} if kind in ("default", "hf") else {}
+        )
         if kind == "openai":
             from agentdistill.models.openai_compat import RetryPolicy
 

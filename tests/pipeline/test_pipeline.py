@@ -20,8 +20,14 @@ MICRO = {
         "agent": {"max_steps": 1, "max_tokens": 40, "final_max_tokens": 16, "reference_hint": True},
     },
     "filter": {"correct": False},
-    "train": {"student": "default", "lora": True, "max_steps": 1, "per_device_batch_size": 1,
-              "gradient_accumulation_steps": 1, "max_length": 1536},  # fmt: skip
+    "train": {
+        "student": "default",
+        "lora": True,
+        "max_steps": 1,
+        "per_device_batch_size": 1,
+        "gradient_accumulation_steps": 1,
+        "max_length": 1536,
+    },
     "eval": {"benchmarks": ["gsm8k[:1]"], "mode": "cot", "max_tokens": 24, "concurrency": 2},
 }
 
@@ -38,7 +44,9 @@ def test_micro_pipeline_end_to_end_and_resume(tmp_path, sandbox_config):
         assert (run / "stages" / f"{stage}.json").is_file(), stage
     assert len(list((run / "trajectories").glob("part-*.jsonl"))) == 1
     assert (run / "viewer.html").stat().st_size > 1000
-    assert (run / "student" / "tokenizer.json").is_file() or (run / "student" / "tokenizer_config.json").is_file()
+    assert (run / "student" / "tokenizer.json").is_file() or (
+        run / "student" / "tokenizer_config.json"
+    ).is_file()
     summary = json.loads((run / "stages" / "train.json").read_text())["result"]
     assert summary["steps"] == 1 and summary["student"] == f"hf:{run / 'student'}"
     for name in ("base", "student"):
