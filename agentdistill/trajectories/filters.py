@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
+from agentdistill.evaluation.decontamination import normalize_question  # evaluation's rule, re-exported
 from agentdistill.schema import Trajectory
 
 PARSE_ERROR_MARKER = "Error in code parsing"
@@ -215,13 +216,6 @@ class PerTaskFilter:
             return None
         self._counts[trajectory.task.id] += 1
         return trajectory
-
-
-def normalize_question(text: str) -> str:
-    """Questions as decontamination compares them (evaluation's rule, shared with generation)."""
-    from agentdistill.evaluation.decontamination import normalize_question as normalize
-
-    return normalize(text)
 
 
 @dataclasses.dataclass
