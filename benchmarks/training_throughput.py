@@ -11,6 +11,11 @@ with agentdistill's step masks and saves the tokenized dataset. Then, alternatin
 Each run reports tokens/s (non-padding tokens over the time spent in ``trainer.train()``) and peak memory
 (the process's max RSS; on CUDA also ``torch.cuda.max_memory_allocated``). Prints the medians and the
 agentdistill / trl ratios (target: within 5%). Not part of the test run.
+
+On CPU, peak RSS under glibc's default allocator moves by a few hundred MiB from run to run (its mmap
+threshold grows with what the process freed before, so buffers land on a fragmenting heap).
+``--malloc-mmap-threshold KIB`` sets ``MALLOC_MMAP_THRESHOLD_`` for both sides, which makes peak RSS
+repeatable to a few MiB and so compares the memory the two actually hold (both run slower with it).
 """
 
 from __future__ import annotations
@@ -204,11 +209,19 @@ def main() -> None:
     ap.add_argument("--student", default="default")
     ap.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
     ap.add_argument("--gradient-checkpointing", action="store_true")
+    ap.add_argument(
+        "--malloc-mmap-threshold",
+        type=int,
+        metavar="KIB",
+        help="set glibc's MALLOC_MMAP_THRESHOLD_ for both sides: repeatable peak RSS",
+    )
     ap.add_argument("--worker-trl", nargs=2, metavar=("WORKDIR", "RESULT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker_trl:
         worker_trl(Path(args.worker_trl[0]), Path(args.worker_trl[1]))
         return
+    if args.malloc_mmap_threshold:  # inherited by both children
+        os.environ["MALLOC_MMAP_THRESHOLD_"] = str(args.malloc_mmap_threshold * 1024)
 
     from agentdistill.schema import write_trajectories
     from agentdistill.training.dataset import build_dataset
@@ -223,8 +236,12 @@ def main() -> None:
         ds.save_to_disk(str(work / "tokenized"))
         print(f"data: {stats.describe()}; {stats.tokens} tokens ({stats.trained_tokens} trained)")
         mode = "full" if args.full else "LoRA r=64"
+        malloc = (
+            f", MALLOC_MMAP_THRESHOLD_={args.malloc_mmap_threshold} KiB" if args.malloc_mmap_threshold else ""
+        )
         print(
             f"{args.student}, {mode}, {args.steps} steps x batch {args.batch_size}, max_length {args.max_length}"
+            + malloc
         )
 
         runs: dict[str, list[dict[str, Any]]] = {"agentdistill": [], "trl": []}

@@ -195,13 +195,37 @@ def build_dataset(
     chat_template: str | None = None,
     split: str = "train",
     skip_invalid: bool = False,
+    cache_file: str | Path | None = None,
 ) -> tuple[Any, DataStats]:
     """Tokenize and label every conversation; return a ``datasets.Dataset`` (``input_ids``, ``labels``) and
-    its :class:`DataStats`. Raises :class:`TrainingDataError` when nothing is left to train on."""
-    import datasets
+    its :class:`DataStats`. Raises :class:`TrainingDataError` when nothing is left to train on.
 
+    With ``cache_file``, rows are streamed to that Arrow file in batches and the dataset is memory-mapped from
+    it (as ``datasets`` does with its own cache): memory stays flat however large the data, and processes
+    that map the same file share its pages. Without it, the rows are held in memory.
+    """
     stats = DataStats(sources=list(sources))
-    rows: dict[str, list[list[int]]] = {"input_ids": [], "labels": []}
+    rows = _RowSink(Path(cache_file) if cache_file is not None else None)
+    try:
+        _tokenize_sources(
+            tokenizer, sources, stats, rows, max_length, truncation, chat_template, split, skip_invalid
+        )
+        return rows.dataset(), stats
+    finally:
+        rows.close()
+
+
+def _tokenize_sources(
+    tokenizer: Any,
+    sources: list[str],
+    stats: DataStats,
+    rows: _RowSink,
+    max_length: int,
+    truncation: str,
+    chat_template: str | None,
+    split: str,
+    skip_invalid: bool,
+) -> None:
     first_problem: dict[str, str] = {}
     for source in sources:
         for rec in iter_records(source, split=split, skip_invalid=skip_invalid):
@@ -230,8 +254,7 @@ def build_dataset(
                 first_problem.setdefault(outcome.reason or "dropped", rec.where)
                 continue
             ex = outcome.example
-            rows["input_ids"].append(ex.input_ids)
-            rows["labels"].append(ex.labels)
+            rows.add(ex.input_ids, ex.labels)
             stats.used += 1
             stats.tokens += len(ex.input_ids)
             stats.trained_tokens += ex.num_trained
@@ -240,7 +263,49 @@ def build_dataset(
     if stats.used == 0:
         detail = "; ".join(f"{n}x {why} (first: {first_problem[why]})" for why, n in stats.skipped.items())
         raise TrainingDataError(f"no usable training example among {stats.read} records: {detail}")
-    return datasets.Dataset.from_dict(rows), stats
+
+
+class _RowSink:
+    """Tokenized rows kept in lists, or streamed to an Arrow file in batches of ``batch_rows``."""
+
+    def __init__(self, path: Path | None, batch_rows: int = 1024):
+        self.path = path
+        self.batch_rows = batch_rows
+        self.pending: dict[str, list[list[int]]] = {"input_ids": [], "labels": []}
+        self.writer: Any = None
+
+    def add(self, input_ids: list[int], labels: list[int]) -> None:
+        self.pending["input_ids"].append(input_ids)
+        self.pending["labels"].append(labels)
+        if self.path is not None and len(self.pending["input_ids"]) >= self.batch_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        column = pa.list_(pa.int64())
+        schema = pa.schema([("input_ids", column), ("labels", column)])
+        if self.writer is None:
+            assert self.path is not None
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pa.ipc.new_stream(str(self.path), schema)
+        self.writer.write_batch(pa.RecordBatch.from_pydict(self.pending, schema=schema))
+        self.pending = {"input_ids": [], "labels": []}
+
+    def dataset(self) -> Any:
+        import datasets
+
+        if self.path is None:
+            return datasets.Dataset.from_dict(self.pending)
+        if self.pending["input_ids"] or self.writer is None:
+            self._flush()
+        self.close()
+        return datasets.Dataset.from_file(str(self.path))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
 
 def summarise_skips(stats: DataStats) -> list[str]:

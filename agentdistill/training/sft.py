@@ -221,18 +221,30 @@ def build_trainer(
     )
 
 
-def prepare_data(cfg: TrainConfig, tokenizer: Any) -> tuple[Any, Any, DataStats, DataStats | None]:
-    """Tokenized train (and eval) datasets with their statistics."""
+TOKENIZED_DIR = ".tokenized"
+"""Folder of ``output_dir`` holding the tokenized data during a run (removed when it ends)."""
+
+
+def prepare_data(
+    cfg: TrainConfig, tokenizer: Any, cache_dir: Path | None = None
+) -> tuple[Any, Any, DataStats, DataStats | None]:
+    """Tokenized train (and eval) datasets with their statistics; memory-mapped from Arrow files in
+    ``cache_dir`` when given (one set per process under accelerate), else held in memory."""
     common = {
         "max_length": cfg.max_length,
         "truncation": cfg.truncation,
         "split": cfg.data_split,
         "skip_invalid": cfg.skip_invalid,
     }
-    train_ds, stats = build_dataset(tokenizer, cfg.data, **common)
+
+    def cache_file(name: str) -> Path | None:
+        rank = os.environ.get("RANK", "0")
+        return None if cache_dir is None else cache_dir / f"{name}-rank{rank}.arrow"
+
+    train_ds, stats = build_dataset(tokenizer, cfg.data, cache_file=cache_file("train"), **common)
     eval_ds, eval_stats = None, None
     if cfg.eval_data:
-        eval_ds, eval_stats = build_dataset(tokenizer, cfg.eval_data, **common)
+        eval_ds, eval_stats = build_dataset(tokenizer, cfg.eval_data, cache_file=cache_file("eval"), **common)
     elif cfg.eval_fraction > 0:
         n_eval = max(1, math.floor(len(train_ds) * cfg.eval_fraction))
         if n_eval >= len(train_ds):
@@ -258,7 +270,22 @@ def train(
     cfg.validate()
     model_path = resolve_student(cfg.student)
     tokenizer = load_tokenizer(model_path, cfg.chat_template)
-    train_ds, eval_ds, stats, eval_stats = prepare_data(cfg, tokenizer)
+    tokenized = Path(cfg.output_dir) / TOKENIZED_DIR
+    try:
+        return _train(cfg, model_path, tokenizer, tokenized, callbacks, on_data)
+    finally:
+        shutil.rmtree(tokenized, ignore_errors=True)
+
+
+def _train(
+    cfg: TrainConfig,
+    model_path: str,
+    tokenizer: Any,
+    tokenized: Path,
+    callbacks: list[Any] | None,
+    on_data: Callable[[DataStats, DataStats | None], None] | None,
+) -> TrainResult:
+    train_ds, eval_ds, stats, eval_stats = prepare_data(cfg, tokenizer, cache_dir=tokenized)
     if on_data is not None:
         on_data(stats, eval_stats)
 

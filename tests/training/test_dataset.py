@@ -27,6 +27,24 @@ def test_folder_of_shards_is_read_recursively(chatml_tokenizer, agent_data):
     assert stats.trained_tokens == sum(sum(t != IGNORE_INDEX for t in lab) for lab in ds["labels"])
 
 
+def test_cache_file_streams_batches_and_memory_maps_the_same_rows(
+    chatml_tokenizer, agent_data, cot_data, tmp_path
+):
+    import agentdistill.training.dataset as dataset_module
+
+    in_memory, stats = build(chatml_tokenizer, [agent_data, cot_data])
+    cache = tmp_path / "tok" / "train.arrow"
+    sink = dataset_module._RowSink
+    try:  # batches of 4 rows: 6 rows take a full batch and a remainder
+        dataset_module._RowSink = lambda path: sink(path, batch_rows=4)
+        mapped, mapped_stats = build(chatml_tokenizer, [agent_data, cot_data], cache_file=cache)
+    finally:
+        dataset_module._RowSink = sink
+    assert mapped_stats == stats
+    assert [f["filename"] for f in mapped.cache_files] == [str(cache)]  # memory-mapped, not copied in
+    assert mapped["input_ids"] == in_memory["input_ids"] and mapped["labels"] == in_memory["labels"]
+
+
 def test_cot_file_and_agent_folder_combine(chatml_tokenizer, agent_data, cot_data):
     ds, stats = build(chatml_tokenizer, [agent_data, cot_data])
     assert stats.used == 6 and len(ds) == 6

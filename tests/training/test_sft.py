@@ -13,7 +13,7 @@ import torch
 from agentdistill.training.config import TrainConfig
 from agentdistill.training.dataset import build_dataset
 from agentdistill.training.masking import IGNORE_INDEX
-from agentdistill.training.sft import accumulation_steps, build_trainer, merge_adapter, train
+from agentdistill.training.sft import TOKENIZED_DIR, accumulation_steps, build_trainer, merge_adapter, train
 
 pytestmark = pytest.mark.slow
 
@@ -119,6 +119,7 @@ def test_lora_training_changes_every_adapter_weight_saves_reloads_and_merges(
     for f in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "chat_template.jinja"):
         assert (out / f).is_file(), f
     assert (out / "training_summary.json").is_file()
+    assert not (out / TOKENIZED_DIR).exists()  # the run's tokenized cache is gone
 
     # the saved adapter reloads with the trained weights
     base = AutoModelForCausalLM.from_pretrained(default_model_dir, dtype=torch.float32)
