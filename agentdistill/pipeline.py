@@ -21,11 +21,12 @@ import dataclasses
 import hashlib
 import json
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentdistill.config import to_dict
+from agentdistill.config import ModelConfig, ServeConfig, to_dict
 from agentdistill.errors import AgentDistillError
 from agentdistill.trajectories.config import GenerateConfig
 
@@ -76,6 +77,11 @@ class EvalStageConfig:
     """Domain of tasks read from local files (``qa`` or ``math``)."""
     baseline: bool = True
     """Also evaluate the untrained student, for the before/after comparison."""
+    index: str = "demo"
+    """Retrieval index behind ``web_search`` for QA benchmarks (``demo``: the bundled HotpotQA corpus)."""
+    serve: ServeConfig | None = None
+    """Serve each evaluated model (base and student) with a managed vLLM for its run, as ``generate.teacher``
+    can; a LoRA student must be trained with ``merge: true`` to be served."""
 
 
 @dataclasses.dataclass
@@ -193,6 +199,7 @@ class Pipeline:
     def stage_eval(self) -> dict[str, Any]:
         from agentdistill.evaluation.config import EvalConfig
         from agentdistill.evaluation.pipeline import run_eval
+        from agentdistill.models.specs import open_chat_model
 
         e = self.config.eval
         runs = {}
@@ -203,10 +210,12 @@ class Pipeline:
             cfg = EvalConfig(
                 benchmarks=list(e.benchmarks), out=str(self.run_dir / "eval" / name), agent=spec, mode=e.mode,
                 sag=e.sag, max_tokens=e.max_tokens, max_steps=e.max_steps, concurrency=e.concurrency, seed=self.config.generate.seed,
-                data_dir=self.config.generate.data_dir, name=name, domain=e.domain,
+                data_dir=self.config.generate.data_dir, name=name, domain=e.domain, index=e.index,
             )  # fmt: skip
             self.log(f"evaluating {name} ({spec}) on {', '.join(e.benchmarks)}")
-            result = run_eval(cfg, progress=self.progress)
+            served = ModelConfig(spec=spec, serve=e.serve, max_concurrency=e.concurrency)
+            with open_chat_model(served) as model:
+                result = run_eval(cfg, model=model, progress=self.progress)
             runs[name] = str(result.out_dir)
         return {"runs": runs}
 
@@ -225,8 +234,23 @@ class Pipeline:
 
     # -- driver ------------------------------------------------------------------------------------
 
+    def check(self) -> None:
+        """Settings that would fail a late stage, caught before the first one runs."""
+        from agentdistill.training.config import TrainConfig
+
+        train = self.config.train
+        if (
+            self.config.eval.serve is not None
+            and train.get("lora", TrainConfig.lora)
+            and not train.get("merge")
+        ):
+            raise AgentDistillError(
+                "eval.serve needs a servable student: set train.merge: true (or train.lora: false)"
+            )
+
     def run(self) -> dict[str, dict[str, Any]]:
         """Run every stage that is not already complete; returns each stage's result."""
+        self.check()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "pipeline.json").write_text(json.dumps(to_dict(self.config), indent=2, default=str))
         for stage in STAGES:
@@ -238,7 +262,11 @@ class Pipeline:
                 continue
             self._upstream_changed = True  # every later stage must rerun on this stage's new output
             self.log(f"[{stage}] running")
-            self._finish(stage, getattr(self, f"stage_{stage}")())
+            started = time.perf_counter()
+            result = getattr(self, f"stage_{stage}")()
+            seconds = round(time.perf_counter() - started, 1)
+            self.log(f"[{stage}] done in {seconds / 60:.1f} min")
+            self._finish(stage, {**result, "seconds": seconds})
         return self.results
 
 

@@ -45,3 +45,6 @@ def pipeline_command(
         console.print(f"report: {report['table']}")
         for plot in report.get("plots", []):
             console.print(f"plot:   {plot}")
+    timed = [f"{stage} {r['seconds'] / 60:.1f}" for stage, r in results.items() if "seconds" in r]
+    if timed:
+        console.print(f"minutes per stage (when it last ran): {', '.join(timed)}")

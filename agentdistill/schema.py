@@ -73,6 +73,12 @@ class AgentInfo(_Record):
     seed: int | None = None
 
 
+PARSE_ERROR_MARKER = "Error in code parsing"
+"""Text of a parse-error observation, in our prompts and in agent-distillation's (smolagents) logs."""
+ASSISTANT_STEP_KINDS = ("action", "reflection")
+"""Message kinds of an agent step (the final-answer reply after ``max_steps`` is not a step)."""
+
+
 class TrajectoryStats(_Record):
     steps: int = 0
     prompt_tokens: int = 0
@@ -109,6 +115,22 @@ class Trajectory(_Record):
                 " (upgrade agentdistill, or convert the file)"
             )
         return v
+
+    @property
+    def agent_steps(self) -> int:
+        """Agent steps: ``stats.steps`` when recorded, else the assistant action/reflection messages (0 for CoT)."""
+        if self.stats.steps:
+            return self.stats.steps
+        return sum(1 for m in self.messages if m.role == "assistant" and m.kind in ASSISTANT_STEP_KINDS)
+
+    @property
+    def parse_errors(self) -> int:
+        """Steps whose reply had no usable code block (each is followed by a parse-error observation)."""
+        return sum(
+            1
+            for m in self.messages
+            if m.role == "user" and m.kind in ("error", None) and PARSE_ERROR_MARKER in m.content
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

@@ -199,12 +199,15 @@ class CodeActAgent:
     async def _loop(self, ep: _Episode, sandbox: Any, prefix: str | None) -> None:
         cfg = self.config
         steer: str | None = None  # an instruction for the next call only (not stored)
+        outcome: _Outcome | None = None
         for step in range(cfg.max_steps):
             start_text = ""
             if step == 0 and prefix:
                 start_text = f"Thought: {prefix}"
             elif steer is not None and self._can_continue(self.model):
                 start_text = "Reflection:"
+            elif outcome is not None and self._shows_gold_answer(ep, outcome):
+                start_text = self.prompts.render("answer_found")
             actor = self.model
             outcome = await self._act(actor, ep, sandbox, start_text, steer)
             steer = None
@@ -232,6 +235,16 @@ class CodeActAgent:
                         ep.final, ep.status = str(fix.result.final_answer), "ok"
                         return
         await self._final_answer(ep)
+
+    def _shows_gold_answer(self, ep: _Episode, outcome: _Outcome) -> bool:
+        """Whether the last step ran cleanly and printed the gold answer (``answer_found_prefix`` only)."""
+        r = outcome.result
+        if not self.config.answer_found_prefix or ep.task.answer is None or self.scorer is None:
+            return False
+        if r is None or r.error is not None or r.is_final:
+            return False
+        lines = [line.strip() for line in _output(r).splitlines() if line.strip()][-5:]
+        return any((self.scorer(ep.task, line) or 0) > 0.5 for line in lines)
 
     def _failed(self, ep: _Episode, outcome: _Outcome) -> bool:
         """A step failed: no code, an exception or limit, or (when the gold answer is known and the

@@ -41,6 +41,11 @@ class AgentConfig:
     reference_hint: bool = False
     """Teacher only: show the gold answer to the model (STaR rationalization) so that weak teachers reach it;
     the hint goes into the request, never into the stored trajectory."""
+    answer_found_prefix: bool = False
+    """Teacher only, with the gold answer known: once a step's output shows it, the next step starts from the
+    ``answer_found`` prompt (a thought ending in ``final_answer(``) that the model completes, so a weak
+    teacher that computed the answer also returns it. Like the first-thought prefix, the text is part of the
+    stored action; the gold answer is not."""
     domain_tools: dict[str, list[str]] = dataclasses.field(default_factory=lambda: {"math": []})
     """Host tools each task domain sees (a domain not listed sees all): math gets only Python by default."""
     step_timeout_s: float | None = None

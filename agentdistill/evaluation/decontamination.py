@@ -45,8 +45,7 @@ def _questions(root: str | None) -> frozenset[str]:
             if not (bench.eval and split.eval):
                 continue
             qfield = split.fields["question"]
-            for rel in split.files:
-                path = base / rel
+            for path in split.paths(base):
                 if path.is_file():
                     found.update(
                         normalize_question(row[qfield])

@@ -3,7 +3,9 @@
 The answer is the content of the last ``\\boxed{...}`` (nested braces handled), else the text after a
 "final answer" marker, else the whole text. Comparison: numbers (thousands separators, ``$``, ``%`` and
 trailing units removed) with a relative tolerance, for GSM-style float answers; otherwise math-verify's
-``verify(parse(gold), parse(pred))``, which knows that ``\\frac{1}{2}`` is ``0.5``.
+``verify(parse(gold), parse(pred))``, which knows that ``\\frac{1}{2}`` is ``0.5``. Against a plain-number
+gold answer, an unevaluated arithmetic expression (``79 * 29``, ``12 + 5``) is wrong even when it equals the
+gold: a model that echoes the question has not answered it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _UNIT_TAIL = re.compile(r"^\s*(?:[a-zA-Z][a-zA-Z .²³/]*)?\s*$")
+_ARITHMETIC = re.compile(r"[\d)}]\s*(?:[-+*×·^]|\\times|\\cdot|\\div|÷)\s*[-+(\\{]?\s*\d")
 REL_TOL = 1e-4
 
 
@@ -108,6 +111,8 @@ def math_equal(prediction: str | None, gold: str | None) -> tuple[bool, str]:
     pn, gn = parse_number(pred), parse_number(ref)
     if pn is not None and gn is not None:
         return numbers_close(pn, gn), pred
+    if gn is not None and _ARITHMETIC.search(pred):
+        return False, pred
     if _normalize(pred) == _normalize(ref):
         return True, pred
     return verify_expressions(ref, pred), pred

@@ -53,7 +53,8 @@ class HFSource:
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-    """One split: its files (relative to a data directory), full row count, and field mapping."""
+    """One split: its files (relative to a data directory, or ``package:<path>`` for data shipped inside
+    agentdistill), full row count, and field mapping."""
 
     name: str
     files: tuple[str, ...]
@@ -62,6 +63,13 @@ class Split:
     fields: dict[str, str] = dataclasses.field(default_factory=dict)
     metadata_fields: tuple[str, ...] = ()
     answer_transform: str | None = None
+
+    def paths(self, root: Path) -> list[Path]:
+        """The split's files under data directory ``root`` (package files wherever the package is)."""
+        return [
+            package_data_dir() / f.removeprefix(PACKAGE_PREFIX) if f.startswith(PACKAGE_PREFIX) else root / f
+            for f in self.files
+        ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,9 +197,17 @@ def list_benchmarks(*, include_train: bool = True) -> list[Benchmark]:
     return [b for b in _registry().values() if include_train or b.eval]
 
 
+PACKAGE_PREFIX = "package:"
+
+
+def package_data_dir() -> Path:
+    """``agentdistill/data``: files shipped inside the package (the demo corpus and its questions)."""
+    return Path(str(resources.files("agentdistill") / "data"))
+
+
 def bundled_data_dir() -> Path:
     """The small samples shipped in the package, laid out like ../shared/data."""
-    return Path(str(resources.files("agentdistill") / "data" / "benchmarks"))
+    return package_data_dir() / "benchmarks"
 
 
 def resolve_data_dir(data_dir: str | Path | None = None) -> tuple[Path, bool]:

@@ -16,7 +16,7 @@ from typing import Any
 from agentdistill.errors import AgentDistillError
 from agentdistill.evaluation.plots import plot_distribution, plot_scores
 from agentdistill.evaluation.runner import METRICS, PREDICTIONS
-from agentdistill.evaluation.summary import averages, benchmark_sort_key, headline, pct
+from agentdistill.evaluation.summary import BEHAVIOUR_METRICS, averages, benchmark_sort_key, headline, pct
 from agentdistill.schema import read_trajectories
 
 AVERAGES = ("in_domain", "out_of_domain", "overall")
@@ -91,7 +91,12 @@ def render_comparison(comparison: dict[str, Any]) -> str:
     for run in comparison["runs"]:
         row = comparison["table"][run]
         lines.append("| " + " | ".join([run] + [pct(row[k]) for k in [*labels, *AVERAGES]]) + " |")
-    note = {"score": "EM for QA, accuracy for math", "judge": "LLM judge for QA, accuracy for math"}
+    note = {
+        "score": "EM for QA, accuracy for math",
+        "judge": "LLM judge for QA, accuracy for math",
+        "valid_action_rate": "share of agent steps with a runnable code block",
+        "final_answer_rate": "share of episodes that called final_answer themselves",
+    }
     lines.append(f"\nMetric: {note.get(comparison['metric'], comparison['metric'])}; (ID) = in-domain.")
     return "\n".join(lines) + "\n"
 
@@ -128,6 +133,16 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     markdown = render_comparison(comparison)
+    behaviour = {
+        m: compare(runs, m)
+        for m in BEHAVIOUR_METRICS
+        if any(m in e for r in runs for e in r.metrics["benchmarks"].values())
+    }
+    if behaviour:
+        markdown += "\n## Agent behaviour\n"
+        for table in behaviour.values():
+            markdown += "\n" + render_comparison(table)
+        comparison = {**comparison, "behaviour": behaviour}
     (out / "report.md").write_text(markdown, encoding="utf-8")
     (out / "report.json").write_text(json.dumps(comparison, indent=2) + "\n", encoding="utf-8")
     columns = [*comparison["benchmarks"], *AVERAGES]

@@ -47,6 +47,7 @@ def aggregate(
             "mean_steps": _mean(t.stats.steps for t in items),
             "mean_completion_tokens": _mean(t.stats.completion_tokens for t in items),
         }
+        entry.update(agent_behaviour(items))
         if first.domain == "qa":
             entry["em"] = _mean(x.get("em", 0.0) for x in m)
             entry["f1"] = _mean(x.get("f1", 0.0) for x in m)
@@ -67,15 +68,41 @@ def aggregate(
     return out
 
 
+def agent_behaviour(trajectories: Sequence[Trajectory]) -> dict[str, float]:
+    """How well an agent follows the CodeAct format, for runs with agent steps (empty for CoT runs).
+
+    ``valid_action_rate``: the share of all agent steps whose reply held a runnable code block;
+    ``final_answer_rate``: the share of episodes that ended by calling ``final_answer`` themselves (not by
+    running out of steps, nor by crashing).
+    """
+    agentic = [t for t in trajectories if t.agent_steps > 0 or t.status == "max_steps"]
+    steps = sum(t.agent_steps for t in agentic)
+    if not agentic or not steps:
+        return {}
+    return {
+        "valid_action_rate": 1 - sum(t.parse_errors for t in agentic) / steps,
+        "final_answer_rate": sum(t.status == "ok" for t in agentic) / len(trajectories),
+    }
+
+
 def benchmark_sort_key(label: str, entry: dict[str, Any]) -> tuple[int, int, str]:
     """The paper's column order: QA before math, in-domain first within each, then by name."""
     return (DOMAIN_ORDER.get(entry.get("domain"), 2), GROUP_ORDER.get(entry.get("group", "other"), 2), label)
 
 
+QA_ONLY_METRICS = ("em", "f1", "judge")
+"""Metrics math benchmarks do not have: a table of one of them shows math's accuracy instead."""
+BEHAVIOUR_METRICS = ("valid_action_rate", "final_answer_rate")
+"""Agent-format metrics (see :func:`agent_behaviour`)."""
+
+
 def headline(entry: dict[str, Any], metric: str = "score") -> float | None:
-    """A benchmark's number for ``metric`` (``score``, ``f1`` or ``judge``; math falls back to accuracy)."""
+    """A benchmark's number for ``metric`` (``score``, ``f1``, ``judge``, or a behaviour metric); for a
+    QA-only metric, math benchmarks fall back to accuracy."""
     value = entry.get(metric)
-    return entry.get("score") if value is None and entry.get("domain") != "qa" else value
+    if value is None and metric in QA_ONLY_METRICS and entry.get("domain") != "qa":
+        return entry.get("score")
+    return value
 
 
 def averages(benchmarks: dict[str, dict[str, Any]], metric: str = "score") -> dict[str, float | None]:
@@ -102,6 +129,8 @@ def render_run_table(metrics: dict[str, Any]) -> str:
     judged = any("judge" in e for e in rows.values())
     head = ["benchmark", "domain", "group", "n", "score", "EM", "F1", "accuracy"]
     head += ["judge", "judge/EM agreement"] if judged else []
+    agentic = any("valid_action_rate" in e for e in rows.values())
+    head += ["valid actions", "final_answer called"] if agentic else []
     failures = any(e.get("failed") for e in rows.values())
     head += ["failed"] if failures else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -110,6 +139,8 @@ def render_run_table(metrics: dict[str, Any]) -> str:
         cells += [pct(e.get("em")), pct(e.get("f1")), pct(e.get("accuracy"))]
         if judged:
             cells += [pct(e.get("judge")), pct(e.get("judge_agreement"))]
+        if agentic:
+            cells += [pct(e.get("valid_action_rate")), pct(e.get("final_answer_rate"))]
         if failures:
             cells.append(str(e.get("failed", 0)))
         lines.append("| " + " | ".join(cells) + " |")

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from agentdistill.evaluation.registry import (
     DEFAULT_FIELDS,
+    PACKAGE_PREFIX,
     Benchmark,
     BenchmarkError,
     Split,
@@ -222,8 +223,9 @@ def _local_rows(
     fields: dict[str, str] | None,
 ) -> Iterator[Task]:
     root, bundled = resolve_data_dir(data_dir)
-    meta["data_source"] = "bundled-sample" if bundled else str(root)
-    paths = [root / f for f in split.files]
+    shipped = all(f.startswith(PACKAGE_PREFIX) for f in split.files)
+    meta["data_source"] = "agentdistill-package" if shipped else "bundled-sample" if bundled else str(root)
+    paths = split.paths(root)
     if missing := [p for p in paths if not p.is_file()]:
         raise BenchmarkError(
             f"{bench.name}:{split.name}: {missing[0]} not found; point --data-dir (or $AGENTDISTILL_DATA_DIR) "

@@ -22,9 +22,6 @@ from typing import Protocol
 from agentdistill.evaluation.decontamination import normalize_question  # evaluation's rule, re-exported
 from agentdistill.schema import Trajectory
 
-PARSE_ERROR_MARKER = "Error in code parsing"
-"""Text of a parse-error observation, in our prompts and in agent-distillation's (smolagents) logs."""
-ASSISTANT_STEP_KINDS = ("action", "reflection")
 SUCCESS_THRESHOLD = 0.5
 """A score at or above this counts as a success (the agent loop uses the same rule)."""
 
@@ -38,22 +35,6 @@ class TrajectoryFilter(Protocol):
 
 
 # -- helpers shared with stats and the viewer -----------------------------------------------------
-
-
-def parse_error_count(trajectory: Trajectory) -> int:
-    """Observations that report a parse error (no usable code block in the step before)."""
-    return sum(
-        1
-        for m in trajectory.messages
-        if m.role == "user" and m.kind in ("error", None) and PARSE_ERROR_MARKER in m.content
-    )
-
-
-def step_count(trajectory: Trajectory) -> int:
-    """Agent steps: ``stats.steps`` when recorded, else the assistant action/reflection messages."""
-    if trajectory.stats.steps:
-        return trajectory.stats.steps
-    return sum(1 for m in trajectory.messages if m.role == "assistant" and m.kind in ASSISTANT_STEP_KINDS)
 
 
 def char_count(trajectory: Trajectory) -> int:
@@ -138,7 +119,7 @@ class ParseErrorFilter:
     name: str = "parse_errors"
 
     def apply(self, trajectory: Trajectory) -> Trajectory | None:
-        return trajectory if parse_error_count(trajectory) <= self.max_errors else None
+        return trajectory if trajectory.parse_errors <= self.max_errors else None
 
 
 @dataclasses.dataclass
@@ -149,7 +130,7 @@ class MaxStepsFilter:
     name: str = "max_steps"
 
     def apply(self, trajectory: Trajectory) -> Trajectory | None:
-        return trajectory if step_count(trajectory) <= self.max_steps else None
+        return trajectory if trajectory.agent_steps <= self.max_steps else None
 
 
 @dataclasses.dataclass
@@ -245,7 +226,7 @@ def evaluation_questions(data_dir: str | Path | None = None) -> EvaluationQuesti
     for bench in list_benchmarks(include_train=False):
         for name, split in bench.splits.items():
             if bench.is_eval_split(name):
-                found = all((root / f).is_file() for f in split.files)
+                found = all(p.is_file() for p in split.paths(root))
                 (sources if found else missing).append(f"{bench.name}:{name}")
     return EvaluationQuestions(set(eval_questions(data_dir)), sources, missing, bundled)
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from agentdistill.schema import Trajectory
-from agentdistill.trajectories.filters import SUCCESS_THRESHOLD, char_count, parse_error_count, step_count
+from agentdistill.trajectories.filters import SUCCESS_THRESHOLD, char_count
 
 DISTRIBUTION_FIELDS = (
     "steps",
@@ -124,8 +124,8 @@ def compute_stats(trajectories: Iterable[Trajectory]) -> TrajectorySetStats:
         out.count += 1
         task_ids.add(t.task.id)
         status[t.status] += 1
-        steps = step_count(t)
-        parse_errors = parse_error_count(t)
+        steps = t.agent_steps
+        parse_errors = t.parse_errors
         per_episode = {
             "steps": steps,
             "prompt_tokens": t.stats.prompt_tokens,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from agentdistill.agents.parsing import parse_action
 from agentdistill.schema import Message, Trajectory
-from agentdistill.trajectories.filters import SUCCESS_THRESHOLD, rescore, step_count
+from agentdistill.trajectories.filters import SUCCESS_THRESHOLD, rescore
 from agentdistill.trajectories.store import iter_trajectories
 
 
@@ -228,7 +228,7 @@ def render_episode(t: Trajectory) -> str:
     """One ``<section class="episode">`` for a trajectory."""
     correct = t.score is not None and t.score >= SUCCESS_THRESHOLD
     system, steps = _steps(t)
-    n_steps = step_count(t)
+    n_steps = t.agent_steps
     meta = " ".join(
         f"<span>{_e(k)}: <b>{_e(v)}</b></span>"
         for k, v in (

@@ -205,3 +205,34 @@ def test_reference_hint_is_sent_but_never_stored(sandbox_config):
     assert "the correct final answer is 42" in sent_task
     assert all("correct final answer is" not in m.content for m in traj.messages)
     assert traj.metadata["reference_hint"] is True and traj.score == 1.0
+
+
+def test_answer_found_prefix_starts_the_step_after_the_gold_answer_shows(sandbox_config):
+    # step 1 prints a wrong value, step 2 the gold one, step 3 continues the prefix with the call's argument
+    model = ScriptedModel(
+        [step("try", "print(41)"), step("fix", "print(6 * 7)"), '"\\\\boxed{42}")\n```<end_code>']
+    )
+    config = AgentConfig(max_steps=4, reference_hint=True, answer_found_prefix=True)
+    traj = CodeActAgent(model, config, sandbox=sandbox_config).run(MATH)
+    assert traj.status == "ok" and traj.score == 1.0 and traj.stats.steps == 3
+    assert [c[2] for c in model.calls] == [False, False, True]  # only the third request continues a prefix
+    assert model.calls[2][0][-1]["role"] == "assistant"
+    assert model.calls[2][0][-1]["content"].rstrip().endswith("final_answer(")
+    action = traj.messages[6]
+    assert action.kind == "action" and action.train
+    assert (
+        "The output above answers the task" in action.content
+        and 'final_answer("\\\\boxed{42}")' in action.content
+    )
+    assert all("correct final answer is" not in m.content for m in traj.messages)
+
+
+def test_answer_found_prefix_needs_the_option_and_a_clean_output(sandbox_config):
+    script = [step("look", "print(42)"), step("done", "final_answer(42)")]
+    model = ScriptedModel(list(script))
+    CodeActAgent(model, AgentConfig(max_steps=3, reference_hint=True), sandbox=sandbox_config).run(MATH)
+    assert [c[2] for c in model.calls] == [False, False]  # off by default
+    model = ScriptedModel([step("crash", "print(42); 1/0"), step("done", "final_answer(42)")])
+    config = AgentConfig(max_steps=3, answer_found_prefix=True)
+    CodeActAgent(model, config, sandbox=sandbox_config).run(MATH)
+    assert [c[2] for c in model.calls] == [False, False]  # an error step does not count as the answer shown

@@ -96,3 +96,20 @@ def test_score_math_task_and_thread_safety():
     t.join()
     assert results == [True]
     assert score(Task(id="n", question="q", answer=None, domain="math"), "1")["score"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("prediction", "gold", "correct"),
+    [
+        ("79 * 29", "2291", False),  # the question echoed back is not an answer
+        ("\\boxed{79 \\times 29}", "2291", False),
+        ("Final answer: 12 - 7", "5", False),
+        ("2291", "2291", True),
+        ("\\boxed{2,291}", "2291", True),
+        ("-5", "-5", True),
+        ("\\frac{1}{2}", "0.5", True),  # a fraction is a value, not a computation left undone
+        ("3x+2", "3x+2", True),  # symbolic gold answers still compare by math-verify
+    ],
+)
+def test_unevaluated_arithmetic_is_not_a_numeric_answer(prediction, gold, correct):
+    assert math_equal(prediction, gold)[0] is correct

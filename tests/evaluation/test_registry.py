@@ -47,9 +47,21 @@ PAPER_GROUPS = {
 }
 
 
+PACKAGED_ROWS = {"hotpotqa:demo": 40}  # shipped inside agentdistill, not in shared/data
+
+
 def test_every_split_is_covered_by_the_readme_table():
     registered = {f"{b.name}:{s}" for b in list_benchmarks() for s in b.splits}
-    assert registered == set(README_ROWS)
+    assert registered == set(README_ROWS) | set(PACKAGED_ROWS)
+
+
+@pytest.mark.parametrize("data_dir", [None, "shared"])
+def test_packaged_split_loads_whatever_the_data_dir(shared_data, data_dir):
+    tasks = load_tasks("hotpotqa:demo", data_dir=shared_data if data_dir else None)
+    assert len(tasks) == PACKAGED_ROWS["hotpotqa:demo"] == get_benchmark("hotpotqa").split("demo").rows
+    assert all(t.domain == "qa" and t.answer for t in tasks)
+    assert tasks[0].metadata["data_source"] == "agentdistill-package"
+    assert tasks[0].metadata["group"] == "in_domain"
 
 
 @pytest.mark.parametrize("spec", sorted(README_ROWS))
@@ -106,6 +118,8 @@ def test_bundled_samples_used_without_data_dir(monkeypatch):
     monkeypatch.delenv("AGENTDISTILL_DATA_DIR", raising=False)
     for b in list_benchmarks():
         for split in b.splits:
+            if f"{b.name}:{split}" in PACKAGED_ROWS:
+                continue
             tasks = load_tasks(f"{b.name}:{split}")
             assert 1 <= len(tasks) <= 10
             assert tasks[0].metadata["data_source"] == "bundled-sample"

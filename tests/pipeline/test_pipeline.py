@@ -49,6 +49,7 @@ def test_micro_pipeline_end_to_end_and_resume(tmp_path, sandbox_config):
     ).is_file()
     summary = json.loads((run / "stages" / "train.json").read_text())["result"]
     assert summary["steps"] == 1 and summary["student"] == f"hf:{run / 'student'}"
+    assert summary["seconds"] > 0 and "minutes per stage" in proc.stdout
     for name in ("base", "student"):
         assert (run / "eval" / name / "predictions.jsonl").read_text().count("\n") == 1
     report = (run / "report" / "report.md").read_text()
@@ -60,3 +61,54 @@ def test_micro_pipeline_end_to_end_and_resume(tmp_path, sandbox_config):
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stdout[-2000:]
     assert again.stdout.count("complete, skipped") == 5
+
+
+def test_eval_serve_needs_a_servable_student(tmp_path):
+    from agentdistill.config import ServeConfig
+    from agentdistill.errors import AgentDistillError
+    from agentdistill.pipeline import EvalStageConfig, PipelineConfig, run_pipeline
+
+    config = PipelineConfig(
+        run_dir=str(tmp_path / "run"),
+        train={"lora": True},
+        eval=EvalStageConfig(benchmarks=["gsm8k[:1]"], serve=ServeConfig()),
+    )
+    with pytest.raises(AgentDistillError, match="merge: true"):
+        run_pipeline(config, progress=False)
+    assert not (tmp_path / "run" / "trajectories").exists()  # caught before the first stage
+
+
+@pytest.mark.slow
+def test_micro_pipeline_served_by_vllm(tmp_path, sandbox_config):
+    """Teacher, base and student each behind a managed vLLM server (the offline experiment's path)."""
+    from agentdistill.models.serve import find_vllm_python
+
+    from ..conftest import skip_or_fail
+
+    if find_vllm_python() is None:
+        skip_or_fail("no vLLM environment; run `agentdistill serve --setup` (make test does)")
+    serve = {"max_model_len": 2048}
+    config = {
+        **MICRO,
+        "run_dir": str(tmp_path / "run"),
+        "generate": {
+            **MICRO["generate"],
+            "tasks": ["math:train[:1]"],
+            "teacher": {"spec": "default", "serve": serve},
+        },
+        "train": {**MICRO["train"], "lora": False},
+        "eval": {**MICRO["eval"], "mode": "agent", "max_steps": 1, "serve": serve},
+    }
+    path = tmp_path / "served.yaml"
+    path.write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "agentdistill.cli", "pipeline", "--config", str(path), "--no-progress"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = tmp_path / "run"
+    teacher = json.loads((run / "trajectories" / "part-00000.jsonl").read_text().splitlines()[0])
+    assert teacher["agent"]["model"].startswith("openai:default@http://127.0.0.1:")
+    for name, served_as in (("base", "default"), ("student", "student")):
+        (line,) = (run / "eval" / name / "predictions.jsonl").read_text().splitlines()
+        assert json.loads(line)["agent"]["model"].startswith(f"openai:{served_as}@http://127.0.0.1:")
+    report = (run / "report" / "report.md").read_text()
+    assert "## Agent behaviour" in report

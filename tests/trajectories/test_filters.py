@@ -81,7 +81,7 @@ def test_parse_errors_any_and_max_count():
     assert "ep-reflection" in ids
     ids, _ = run(F.ParseErrorFilter(max_errors=1))
     assert ids == ALL_IDS
-    assert F.parse_error_count(all_samples()[2]) == 1
+    assert all_samples()[2].parse_errors == 1
 
 
 def test_max_steps_and_status():

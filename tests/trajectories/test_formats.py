@@ -121,7 +121,7 @@ def test_import_agent_distillation_fixture():
     # log_data as JSON text, MessageRole.* roles, a parse error
     assert math.task.domain == "math" and math.score == 1.0 and math.status == "ok"
     assert math.messages[3].kind == "error" and math.messages[3].content.startswith("Observation:\nError:")
-    assert F.parse_error_count(math) == 1
+    assert math.parse_errors == 1
     assert F.rescore(math) == 1.0  # \boxed{\frac{7}{8}} against \frac{7}{8}
 
     assert crashed.status == "failed" and "maximum context length" in crashed.error
