@@ -100,6 +100,8 @@ def serve_command(
         console.print(f"serving [bold]{server.served_name}[/] at [bold]{server.base_url}[/]")
         console.print(f"use it as: [bold]{server.spec}[/]   (Ctrl-C stops it)")
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        # Ctrl-C stops the server even when started from a script's background job (which ignores SIGINT)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         while server.proc is not None and server.proc.poll() is None:
             signal.pause() if hasattr(signal, "pause") else None
     except KeyboardInterrupt:
