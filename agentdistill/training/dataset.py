@@ -205,64 +205,47 @@ def build_dataset(
     that map the same file share its pages. Without it, the rows are held in memory.
     """
     stats = DataStats(sources=list(sources))
-    rows = _RowSink(Path(cache_file) if cache_file is not None else None)
-    try:
-        _tokenize_sources(
-            tokenizer, sources, stats, rows, max_length, truncation, chat_template, split, skip_invalid
-        )
+    with _RowSink(Path(cache_file) if cache_file is not None else None) as rows:
+        first_problem: dict[str, str] = {}
+        for source in sources:
+            for rec in iter_records(source, split=split, skip_invalid=skip_invalid):
+                stats.read += 1
+                if rec.messages is None:
+                    reason = rec.problem or "invalid record"
+                    stats.skip(reason)
+                    first_problem.setdefault(reason, rec.where)
+                    continue
+                if not any(m.train for m in rec.messages):
+                    reason = "no trained tokens (every message is masked)" if rec.messages else "no messages"
+                    stats.skip(reason)
+                    first_problem.setdefault(reason, rec.where)
+                    continue
+                try:
+                    masked = mask_conversation(tokenizer, rec.messages, chat_template=chat_template)
+                except MaskingError as e:
+                    reason = str(e)
+                    stats.skip(reason)
+                    first_problem.setdefault(reason, rec.where)
+                    continue
+                outcome = apply_length_policy(masked, max_length, truncation)
+                stats.truncated += outcome.truncated
+                if outcome.example is None:
+                    stats.skip(outcome.reason or "dropped")
+                    first_problem.setdefault(outcome.reason or "dropped", rec.where)
+                    continue
+                ex = outcome.example
+                rows.add(ex.input_ids, ex.labels)
+                stats.used += 1
+                stats.tokens += len(ex.input_ids)
+                stats.trained_tokens += ex.num_trained
+        if stats.read == 0:
+            raise TrainingDataError(f"no records in {', '.join(sources)}")
+        if stats.used == 0:
+            detail = "; ".join(
+                f"{n}x {why} (first: {first_problem[why]})" for why, n in stats.skipped.items()
+            )
+            raise TrainingDataError(f"no usable training example among {stats.read} records: {detail}")
         return rows.dataset(), stats
-    finally:
-        rows.close()
-
-
-def _tokenize_sources(
-    tokenizer: Any,
-    sources: list[str],
-    stats: DataStats,
-    rows: _RowSink,
-    max_length: int,
-    truncation: str,
-    chat_template: str | None,
-    split: str,
-    skip_invalid: bool,
-) -> None:
-    first_problem: dict[str, str] = {}
-    for source in sources:
-        for rec in iter_records(source, split=split, skip_invalid=skip_invalid):
-            stats.read += 1
-            if rec.messages is None:
-                reason = rec.problem or "invalid record"
-                stats.skip(reason)
-                first_problem.setdefault(reason, rec.where)
-                continue
-            if not any(m.train for m in rec.messages):
-                reason = "no trained tokens (every message is masked)" if rec.messages else "no messages"
-                stats.skip(reason)
-                first_problem.setdefault(reason, rec.where)
-                continue
-            try:
-                masked = mask_conversation(tokenizer, rec.messages, chat_template=chat_template)
-            except MaskingError as e:
-                reason = str(e)
-                stats.skip(reason)
-                first_problem.setdefault(reason, rec.where)
-                continue
-            outcome = apply_length_policy(masked, max_length, truncation)
-            stats.truncated += outcome.truncated
-            if outcome.example is None:
-                stats.skip(outcome.reason or "dropped")
-                first_problem.setdefault(outcome.reason or "dropped", rec.where)
-                continue
-            ex = outcome.example
-            rows.add(ex.input_ids, ex.labels)
-            stats.used += 1
-            stats.tokens += len(ex.input_ids)
-            stats.trained_tokens += ex.num_trained
-    if stats.read == 0:
-        raise TrainingDataError(f"no records in {', '.join(sources)}")
-    if stats.used == 0:
-        detail = "; ".join(f"{n}x {why} (first: {first_problem[why]})" for why, n in stats.skipped.items())
-        raise TrainingDataError(f"no usable training example among {stats.read} records: {detail}")
 
 
 class _RowSink:
@@ -306,6 +289,12 @@ class _RowSink:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+    def __enter__(self) -> _RowSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def summarise_skips(stats: DataStats) -> list[str]:
