@@ -1,7 +1,7 @@
 """Training throughput of ``agentdistill train`` against a plain TRL ``SFTTrainer`` on the same data.
 
-    python benchmarks/training_throughput.py [--repeats 3] [--steps 8] [--batch-size 2] [--max-length 512]
-                                             [--student default] [--full] [--examples 32]
+    python benchmarks/training_throughput.py [--repeats 5] [--steps 8] [--batch-size 2] [--max-length 512]
+                                             [--student default] [--full] [--examples 32] [--simultaneous]
 
 Builds CodeAct trajectories (MATH-train-style questions, failed steps and reflections), tokenizes them once
 with agentdistill's step masks and saves the tokenized dataset. Then, alternating, in fresh processes:
@@ -9,8 +9,17 @@ with agentdistill's step masks and saves the tokenized dataset. Then, alternatin
   * trl:          ``trl.SFTTrainer`` built by hand (same model, LoRA/full settings, SFTConfig values) on the
                   saved ``input_ids``/``labels`` dataset.
 Each run reports tokens/s (non-padding tokens over the time spent in ``trainer.train()``) and peak memory
-(the process's max RSS; on CUDA also ``torch.cuda.max_memory_allocated``). Prints the medians and the
-agentdistill / trl ratios (target: within 5%). Not part of the test run.
+(the process's max RSS; on CUDA also ``torch.cuda.max_memory_allocated``). Prints the medians, the
+agentdistill / trl ratios (target: within 5%), the ratio of each back-to-back pair, and each side's own
+run-to-run spread: both sides run the same TRL training loop, so on a shared machine the spread of plain
+TRL against itself is the noise floor any difference must clear. Not part of the test run.
+
+By default the two runs of a pair go back to back on the whole machine. On a shared CPU machine whose speed
+drifts by 10-15% from minute to minute, ``--simultaneous`` runs each pair at the same time, each process pinned
+to its own half of the CPUs (halves swapped every repeat), so both see the same machine: plain TRL against
+itself then agrees within about 2%. It measures half-machine throughput; keep runs long (the default 8 steps
+take ~90 s) so that the seconds one process spends starting up alone barely count. It refuses a CUDA
+machine (the two would share a GPU).
 
 On CPU, peak RSS under glibc's default allocator moves by a few hundred MiB from run to run (its mmap
 threshold grows with what the process freed before, so buffers land on a fragmenting heap).
@@ -29,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,20 +168,40 @@ def worker_trl(work: Path, result_path: Path) -> None:
     result_path.write_text(json.dumps({"tokens": tokens, "runtime_s": runtime, "cuda_peak_mib": peak_cuda()}))
 
 
-def run_child(cmd: list[str], env: dict[str, str]) -> tuple[int, float]:
-    """Run a command; return (exit code, its peak RSS in MiB) via wait4, which reports this child alone."""
-    with tempfile.TemporaryFile(mode="w+") as log:  # a file, not a pipe: a chatty child cannot block
-        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
+class Child:
+    """One benchmark run in its own process; ``finish`` waits for it and reads its result."""
+
+    def __init__(self, name: str, cmd: list[str], read: Callable[[], dict[str, Any]], cpus: set[int] | None):
+        self.name, self.read = name, read
+        env = dict(os.environ)
+        if cpus:  # its own CPUs, and as many threads as it has CPUs
+            env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(len(cpus))
+        # a file, not a pipe: a chatty child cannot block; closed in finish()
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, text=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+        )  # fmt: skip
+
+    def finish(self) -> dict[str, Any]:
+        """Wait; the peak RSS comes from wait4, which reports this child alone."""
+        _, status, usage = os.wait4(self.proc.pid, 0)
         code = os.waitstatus_to_exitcode(status)
-        proc.returncode = code
-        if code != 0:
-            log.seek(0)
-            sys.stderr.write(log.read()[-3000:])
-    return code, usage.ru_maxrss / 1024  # KiB on Linux
+        self.proc.returncode = code
+        with self.log:
+            if code != 0:
+                self.log.seek(0)
+                sys.stderr.write(self.log.read()[-3000:])
+                raise SystemExit(f"{self.name} run failed (exit {code})")
+        res = self.read()
+        res.update(rss_mib=usage.ru_maxrss / 1024, wall_s=time.perf_counter() - self.started)  # KiB on Linux
+        res["tokens_per_s"] = res["tokens"] / res["runtime_s"]
+        return res
 
 
-def run_agentdistill(work: Path, index: int) -> dict[str, Any]:
+def start_agentdistill(work: Path, index: int, cpus: set[int] | None = None) -> Child:
+    """The real command, ``python -m agentdistill.cli train``."""
     import yaml
 
     cfg = json.loads((work / "settings.json").read_text())
@@ -179,29 +209,55 @@ def run_agentdistill(work: Path, index: int) -> dict[str, Any]:
     out = work / f"ad-out-{index}"
     cmd = [sys.executable, "-m", "agentdistill.cli", "train", "--config", str(work / "recipe.yaml"),
            "--data", str(work / "trajectories.jsonl"), "--out", str(out), "--overwrite"]  # fmt: skip
-    wall = time.perf_counter()
-    code, rss = run_child(cmd, dict(os.environ))
-    if code != 0:
-        raise SystemExit(f"agentdistill train failed (exit {code})")
-    res = json.loads((out / "training_summary.json").read_text())["result"]
-    return {"tokens": res["tokens_seen"], "runtime_s": res["train_runtime_s"], "rss_mib": rss,
-            "cuda_peak_mib": res.get("cuda_peak_mib"), "wall_s": time.perf_counter() - wall}  # fmt: skip
+
+    def read() -> dict[str, Any]:
+        res = json.loads((out / "training_summary.json").read_text())["result"]
+        return {"tokens": res["tokens_seen"], "runtime_s": res["train_runtime_s"],
+                "cuda_peak_mib": res.get("cuda_peak_mib")}  # fmt: skip
+
+    return Child("agentdistill", cmd, read, cpus)
 
 
-def run_trl(work: Path, index: int) -> dict[str, Any]:
+def start_trl(work: Path, index: int, cpus: set[int] | None = None) -> Child:
+    """:func:`worker_trl` in a fresh process."""
     result = work / f"trl-{index}.json"
     cmd = [sys.executable, __file__, "--worker-trl", str(work), str(result)]
-    wall = time.perf_counter()
-    code, rss = run_child(cmd, dict(os.environ))
-    if code != 0:
-        raise SystemExit(f"plain TRL run failed (exit {code})")
-    res = json.loads(result.read_text())
-    return {**res, "rss_mib": rss, "wall_s": time.perf_counter() - wall}
+    return Child("trl", cmd, lambda: json.loads(result.read_text()), cpus)
+
+
+STARTERS = {"agentdistill": start_agentdistill, "trl": start_trl}
+
+
+def run_pair(work: Path, index: int, simultaneous: bool) -> dict[str, dict[str, Any]]:
+    """One agentdistill run and one TRL run: back to back (order alternating with ``index``), or at the
+    same time, each on its own half of the CPUs (halves swapped with ``index``)."""
+    names = ["agentdistill", "trl"] if index % 2 == 0 else ["trl", "agentdistill"]
+    if not simultaneous:
+        return {name: STARTERS[name](work, index).finish() for name in names}
+    import torch
+
+    if torch.cuda.is_available():
+        raise SystemExit("--simultaneous is for CPU runs: on this machine the two runs would share a GPU")
+    cpus = sorted(os.sched_getaffinity(0))
+    half = len(cpus) // 2
+    if half == 0:
+        raise SystemExit("--simultaneous needs at least 2 CPUs")
+    children = [
+        STARTERS[name](work, index, set(part))
+        for name, part in zip(names, (cpus[:half], cpus[half : 2 * half]), strict=True)
+    ]
+    try:
+        return {child.name: child.finish() for child in children}
+    finally:  # one failed: do not leave the other running
+        for child in children:
+            if child.proc.returncode is None:
+                child.proc.kill()
+                child.proc.wait()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--batch-size", type=int, default=2)
     ap.add_argument("--max-length", type=int, default=512)
@@ -214,6 +270,11 @@ def main() -> None:
         type=int,
         metavar="KIB",
         help="set glibc's MALLOC_MMAP_THRESHOLD_ for both sides: repeatable peak RSS",
+    )
+    ap.add_argument(
+        "--simultaneous",
+        action="store_true",
+        help="run each pair at the same time, each pinned to half of the CPUs (cancels machine drift)",
     )
     ap.add_argument("--worker-trl", nargs=2, metavar=("WORKDIR", "RESULT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -242,23 +303,35 @@ def main() -> None:
         print(
             f"{args.student}, {mode}, {args.steps} steps x batch {args.batch_size}, max_length {args.max_length}"
             + malloc
+            + (
+                ", pairs run simultaneously on separate CPUs"
+                if args.simultaneous
+                else ", pairs run back to back"
+            )
         )
 
         runs: dict[str, list[dict[str, Any]]] = {"agentdistill": [], "trl": []}
         for r in range(args.repeats):
-            order = [("agentdistill", run_agentdistill), ("trl", run_trl)]
-            for name, fn in order if r % 2 == 0 else order[::-1]:  # alternate to cancel drift
-                res = fn(work, r)
-                res["tokens_per_s"] = res["tokens"] / res["runtime_s"]
+            for name, res in run_pair(work, r, args.simultaneous).items():
                 runs[name].append(res)
                 cuda = f"  CUDA peak {res['cuda_peak_mib']:.0f} MiB" if res.get("cuda_peak_mib") else ""
                 print(f"  run {r + 1} {name:12s} {res['tokens_per_s']:8.1f} tokens/s  "
                       f"peak RSS {res['rss_mib']:7.0f} MiB{cuda}  ({res['tokens']} tokens in {res['runtime_s']:.1f} s)",
                       flush=True)  # fmt: skip
 
-    keys = ["tokens_per_s", "rss_mib", "tokens"] + (
-        ["cuda_peak_mib"] if runs["trl"][0].get("cuda_peak_mib") else []
-    )
+    report(runs)
+
+
+def spread(values: list[float]) -> float:
+    """Largest relative distance of a run from the median (0.06 = runs lie within +-6% of it)."""
+    mid = statistics.median(values)
+    return max(abs(v - mid) for v in values) / mid
+
+
+def report(runs: dict[str, list[dict[str, Any]]]) -> None:
+    """Medians, ratios, paired ratios and the noise floor."""
+    ad, trl = runs["agentdistill"], runs["trl"]
+    keys = ["tokens_per_s", "rss_mib", "tokens"] + (["cuda_peak_mib"] if trl[0].get("cuda_peak_mib") else [])
     med = {name: {key: statistics.median(r[key] for r in rs) for key in keys} for name, rs in runs.items()}
     ratio_speed = med["agentdistill"]["tokens_per_s"] / med["trl"]["tokens_per_s"]
     ratio_mem = med["agentdistill"]["rss_mib"] / med["trl"]["rss_mib"]
@@ -270,12 +343,24 @@ def main() -> None:
         ratio_mem = med["agentdistill"]["cuda_peak_mib"] / med["trl"]["cuda_peak_mib"]
         print(f"median CUDA peak agentdistill {med['agentdistill']['cuda_peak_mib']:.0f} MiB  "
               f"trl {med['trl']['cuda_peak_mib']:.0f} MiB  ratio {ratio_mem:.3f}")  # fmt: skip
+    pairs = [a["tokens_per_s"] / t["tokens_per_s"] for a, t in zip(ad, trl, strict=True)]
+    print(
+        f"paired tokens/s ratios  {' '.join(f'{p:.3f}' for p in pairs)}  (median {statistics.median(pairs):.3f})"
+    )
+    noise = {name: spread([r["tokens_per_s"] for r in rs]) for name, rs in runs.items()}
+    rss_noise = {name: spread([r["rss_mib"] for r in rs]) for name, rs in runs.items()}
+    print(
+        f"run-to-run spread  tokens/s: agentdistill +-{noise['agentdistill']:.1%}, trl +-{noise['trl']:.1%};  "
+        f"peak RSS: agentdistill +-{rss_noise['agentdistill']:.1%}, trl +-{rss_noise['trl']:.1%}"
+    )
     if med["agentdistill"]["tokens"] != med["trl"]["tokens"]:
         print(
             f"warning: the runs saw different token counts: {med['agentdistill']['tokens']} vs {med['trl']['tokens']}"
         )
     ok = abs(ratio_speed - 1) <= 0.05 and ratio_mem <= 1.05
     print(f"within 5%: {'yes' if ok else 'no'}")
+    if noise["trl"] > 0.05 and len(trl) < 7:
+        print("note: plain TRL alone varies by more than 5% here; add --repeats for a steadier median")
 
 
 if __name__ == "__main__":
