@@ -178,7 +178,6 @@ class Child:
             env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(len(cpus))
         # a file, not a pipe: a chatty child cannot block; closed in finish()
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
-        self.started = time.perf_counter()
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, text=True,
             preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
@@ -195,17 +194,13 @@ class Child:
                 sys.stderr.write(self.log.read()[-3000:])
                 raise SystemExit(f"{self.name} run failed (exit {code})")
         res = self.read()
-        res.update(rss_mib=usage.ru_maxrss / 1024, wall_s=time.perf_counter() - self.started)  # KiB on Linux
+        res["rss_mib"] = usage.ru_maxrss / 1024  # KiB on Linux
         res["tokens_per_s"] = res["tokens"] / res["runtime_s"]
         return res
 
 
 def start_agentdistill(work: Path, index: int, cpus: set[int] | None = None) -> Child:
-    """The real command, ``python -m agentdistill.cli train``."""
-    import yaml
-
-    cfg = json.loads((work / "settings.json").read_text())
-    (work / "recipe.yaml").write_text(yaml.safe_dump(cfg))
+    """The real command, ``python -m agentdistill.cli train``, on the recipe :func:`main` wrote."""
     out = work / f"ad-out-{index}"
     cmd = [sys.executable, "-m", "agentdistill.cli", "train", "--config", str(work / "recipe.yaml"),
            "--data", str(work / "trajectories.jsonl"), "--out", str(out), "--overwrite"]  # fmt: skip
@@ -234,14 +229,8 @@ def run_pair(work: Path, index: int, simultaneous: bool) -> dict[str, dict[str, 
     names = ["agentdistill", "trl"] if index % 2 == 0 else ["trl", "agentdistill"]
     if not simultaneous:
         return {name: STARTERS[name](work, index).finish() for name in names}
-    import torch
-
-    if torch.cuda.is_available():
-        raise SystemExit("--simultaneous is for CPU runs: on this machine the two runs would share a GPU")
     cpus = sorted(os.sched_getaffinity(0))
     half = len(cpus) // 2
-    if half == 0:
-        raise SystemExit("--simultaneous needs at least 2 CPUs")
     children = [
         STARTERS[name](work, index, set(part))
         for name, part in zip(names, (cpus[:half], cpus[half : 2 * half]), strict=True)
@@ -253,6 +242,16 @@ def run_pair(work: Path, index: int, simultaneous: bool) -> dict[str, dict[str, 
             if child.proc.returncode is None:
                 child.proc.kill()
                 child.proc.wait()
+
+
+def check_simultaneous() -> None:
+    """``--simultaneous`` splits the CPUs in two; it cannot split a GPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        raise SystemExit("--simultaneous is for CPU runs: on this machine the two runs would share a GPU")
+    if len(os.sched_getaffinity(0)) < 2:
+        raise SystemExit("--simultaneous needs at least 2 CPUs")
 
 
 def main() -> None:
@@ -281,8 +280,12 @@ def main() -> None:
     if args.worker_trl:
         worker_trl(Path(args.worker_trl[0]), Path(args.worker_trl[1]))
         return
+    if args.simultaneous:
+        check_simultaneous()
     if args.malloc_mmap_threshold:  # inherited by both children
         os.environ["MALLOC_MMAP_THRESHOLD_"] = str(args.malloc_mmap_threshold * 1024)
+
+    import yaml
 
     from agentdistill.schema import write_trajectories
     from agentdistill.training.dataset import build_dataset
@@ -292,6 +295,7 @@ def main() -> None:
         work = Path(tmp)
         write_trajectories(work / "trajectories.jsonl", make_trajectories(args.examples))
         (work / "settings.json").write_text(json.dumps(settings(args)))
+        (work / "recipe.yaml").write_text(yaml.safe_dump(settings(args)))
         tok = load_tokenizer(resolve_student(args.student))
         ds, stats = build_dataset(tok, [str(work / "trajectories.jsonl")], max_length=args.max_length)
         ds.save_to_disk(str(work / "tokenized"))
