@@ -15,9 +15,9 @@ from rich.console import Console
 from agentdistill.errors import AgentDistillError
 from agentdistill.evaluation.cli import eval_command, report_command
 from agentdistill.models.cli import models_app, serve_command
-from agentdistill.pipeline_cli import pipeline_command
+from agentdistill.pipeline.cli import pipeline_command
 from agentdistill.sandbox.cli import sandbox_app
-from agentdistill.tools.cli import index_app
+from agentdistill.tools.retrieval.cli import index_app
 from agentdistill.training.cli import train_command
 from agentdistill.trajectories.cli import trajectories_app
 from agentdistill.trajectories.generate_cli import generate_command

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from agentdistill.config import ModelConfig, ServeConfig
+from agentdistill.models.config import ModelConfig, ServeConfig
 from agentdistill.trajectories.config import GenerateConfig
 from agentdistill.trajectories.runner import agenerate
 

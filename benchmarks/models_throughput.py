@@ -83,7 +83,7 @@ def main() -> None:
         model = load_chat_model(args.openai_spec)
         oa_rates = bench(model, params, args.repeats, "openai")
     else:
-        from agentdistill.config import ServeConfig
+        from agentdistill.models.config import ServeConfig
         from agentdistill.models.serve import VLLMServer
 
         with VLLMServer.for_spec("default", ServeConfig(max_model_len=2048)) as server:

@@ -43,10 +43,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from agentdistill.tools.config import IndexConfig  # noqa: E402
-from agentdistill.tools.corpus import iter_corpus  # noqa: E402
-from agentdistill.tools.embedders import load_embedder  # noqa: E402
-from agentdistill.tools.index import make_faiss_index  # noqa: E402
+from agentdistill.tools.retrieval.config import IndexConfig  # noqa: E402
+from agentdistill.tools.retrieval.corpus import iter_corpus  # noqa: E402
+from agentdistill.tools.retrieval.embedders import load_embedder  # noqa: E402
+from agentdistill.tools.retrieval.index import make_faiss_index  # noqa: E402
 
 TARGET_FLAT_100K_MS = 10.0
 DEV_FILES = ("rpt_dev_distractor_300.jsonl", "rpt_dev_distractor_300b.jsonl", "rpt_dev_distractor_500.jsonl")

@@ -93,7 +93,7 @@ def cold_starts(config: SandboxConfig, reps: int) -> list[float]:
 
 def pooled_starts(config: SandboxConfig, reps: int) -> list[float]:
     """open()+first step when a warm pool keeps a started worker ready (the pool refills in between)."""
-    from agentdistill.sandbox.base import close_pools
+    from agentdistill.sandbox.pool import close_pools
 
     out = []
     with Sandbox.open(config) as sb:  # creates the pool

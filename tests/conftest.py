@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.docker_engine import DockerEngine, docker_engine  # noqa: F401 (the session's Docker engine)
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -34,9 +36,15 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def sandbox_config():
     """The real local (bubblewrap) sandbox that agents run their code in."""
-    from agentdistill.sandbox import SandboxConfig, get_backend
+    from agentdistill.sandbox import SandboxConfig, check_backend
 
-    ok, why = get_backend("local").check()
+    ok, why = check_backend("local")
     if not ok:
         skip_or_fail(f"local sandbox unavailable: {why}")
     return SandboxConfig(backend="local")
+
+
+def require_docker(engine: DockerEngine) -> None:
+    """Skip (or fail under ``make test``) unless the session's Docker engine and image are ready."""
+    if not engine.host or engine.error:
+        skip_or_fail(engine.error or "no Docker engine")

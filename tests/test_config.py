@@ -1,6 +1,7 @@
 import pytest
 
-from agentdistill.config import ConfigError, ModelConfig, cache_dir, load_config, to_dict
+from agentdistill.config import ConfigError, cache_dir, load_config, to_dict
+from agentdistill.models.config import ModelConfig
 
 
 def test_yaml_and_overrides(tmp_path):

@@ -29,6 +29,8 @@ from agentdistill.agents.parsing import ParsedAction, parse_action, parse_final_
 from agentdistill.agents.prompts import Prompts, load_prompts
 from agentdistill.models.base import ChatModel, GenerationParams, run_sync
 from agentdistill.schema import AgentInfo, ExecResult, Message, Task, Trajectory, TrajectoryStats
+from agentdistill.tasks.metrics import is_success, score
+from agentdistill.tools.host import describe_tool, invoke_tool, tool_output
 
 STOP = ("<end_code>", "Observation:")
 Scorer = Callable[[Task, str], float | None]
@@ -42,16 +44,8 @@ class CountingTool:
         self.description = describe_tool(tool)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from agentdistill.sandbox.base import invoke_tool, tool_output
-
         self.calls += 1
         return tool_output(invoke_tool(self.tool, args, kwargs))
-
-
-def describe_tool(tool: Any) -> str:
-    """A tool's one-line description: a BaseTool's ``description``, else the callable's docstring."""
-    text = getattr(tool, "description", None) or getattr(tool, "__doc__", None) or ""
-    return " ".join(str(text).split())
 
 
 def first_paragraph(text: str) -> str:
@@ -66,8 +60,6 @@ def default_scorer(task: Task, prediction: str) -> float | None:
     """The evaluation metric of the task's domain (EM for QA, math-verify for math)."""
     if task.answer is None:
         return None
-    from agentdistill.evaluation.metrics import score
-
     return float(score(task, prediction)["score"])
 
 
@@ -244,7 +236,7 @@ class CodeActAgent:
         if r is None or r.error is not None or r.is_final:
             return False
         lines = [line.strip() for line in _output(r).splitlines() if line.strip()][-5:]
-        return any((self.scorer(ep.task, line) or 0) > 0.5 for line in lines)
+        return any(is_success(self.scorer(ep.task, line)) for line in lines)
 
     def _failed(self, ep: _Episode, outcome: _Outcome) -> bool:
         """A step failed: no code, an exception or limit, or (when the gold answer is known and the
@@ -253,7 +245,7 @@ class CodeActAgent:
         if not outcome.parsed.ok or r is None or r.error is not None:
             return True
         if r.is_final and self.config.reflection != "off" and self.scorer and ep.task.answer is not None:
-            return not (self.scorer(ep.task, str(r.final_answer)) or 0) > 0.5
+            return not is_success(self.scorer(ep.task, str(r.final_answer)))
         return False
 
     def _record(self, ep: _Episode, outcome: _Outcome, *, train: bool, kind: str | None = None) -> None:
@@ -382,7 +374,7 @@ class CodeActAgent:
         if not outcome.parsed.ok or r is None or r.error is not None:
             return False
         if r.is_final and self.scorer and ep.task.answer is not None:
-            return (self.scorer(ep.task, str(r.final_answer)) or 0) > 0.5
+            return is_success(self.scorer(ep.task, str(r.final_answer)))
         assert self.teacher is not None
         obs, _ = self._observation(ep, outcome)
         prompt = self.prompts.render(

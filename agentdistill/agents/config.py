@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+from agentdistill.config import FieldError
+
 
 @dataclasses.dataclass
 class AgentConfig:
@@ -34,6 +36,8 @@ class AgentConfig:
     """Put the prompt file's worked example for the task's domain in the system prompt."""
     prompts: str | None = None
     """A YAML file overriding keys of the packaged prompts (agents/prompts/codeact.yaml)."""
+    cot_prompts: str | None = None
+    """A YAML file overriding keys of the CoT prompts (agents/prompts/cot.yaml) of the ``cot`` modes."""
     seed: int | None = None
     """Sampling seed (per episode it is offset by the sample index); None leaves sampling unseeded."""
     final_max_tokens: int = 128
@@ -46,13 +50,28 @@ class AgentConfig:
     ``answer_found`` prompt (a thought ending in ``final_answer(``) that the model completes, so a weak
     teacher that computed the answer also returns it. Like the first-thought prefix, the text is part of the
     stored action; the gold answer is not."""
+    tools: list[str] = dataclasses.field(default_factory=lambda: ["web_search"])
+    """Host tools (names in ``agentdistill.tools.registry.HOST_TOOLS``) the agent may call from its code;
+    each is built the first time a task's domain needs it."""
     domain_tools: dict[str, list[str]] = dataclasses.field(default_factory=lambda: {"math": []})
-    """Host tools each task domain sees (a domain not listed sees all): math gets only Python by default."""
+    """Host tools each task domain sees (a domain not listed sees all of ``tools``): math gets only Python."""
     step_timeout_s: float | None = None
     """Wall time per code step; None uses the sandbox's limit."""
 
     def __post_init__(self) -> None:
-        if self.max_steps < 1 or self.n_candidates < 1:
-            raise ValueError("max_steps and n_candidates must be >= 1")
+        from agentdistill.tools.registry import HOST_TOOLS
+
+        for name in ("max_steps", "n_candidates", "max_tokens", "final_max_tokens", "observation_max_chars"):
+            if getattr(self, name) < 1:
+                raise FieldError(name, f"must be >= 1, got {getattr(self, name)}")
         if self.reflection not in ("off", "self", "student"):
-            raise ValueError(f"reflection must be off, self or student, got {self.reflection!r}")
+            raise FieldError("reflection", f"must be off, self or student, got {self.reflection!r}")
+        for name in self.tools:
+            if name not in HOST_TOOLS:
+                raise FieldError("tools", str(HOST_TOOLS.unknown(name)))
+        for domain, names in self.domain_tools.items():
+            for name in names:
+                if name not in self.tools:
+                    raise FieldError(
+                        "domain_tools", f"{domain}: {name!r} is not one of the agent's tools {self.tools}"
+                    )

@@ -7,74 +7,27 @@ format as agent episodes, so evaluation, filtering and SFT treat baselines and a
 
 from __future__ import annotations
 
-import functools
 import re
 import time
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
-
-from agentdistill.errors import AgentDistillError
-from agentdistill.evaluation.math_match import last_boxed
 from agentdistill.models.base import ChatModel, GenerationParams
+from agentdistill.prompts import PromptSet, load_prompt_set
 from agentdistill.schema import AgentInfo, Message, Task, Trajectory, TrajectoryStats
+from agentdistill.tasks.math_match import last_boxed
 
 if TYPE_CHECKING:
-    from agentdistill.evaluation.solvers import Solver, SolverContext
+    from agentdistill.agents.solvers import Solver, SolverContext
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 _FINAL = re.compile(r"final answer\s*[:：]\s*(.+)", re.IGNORECASE)
 _ANSWER_IS = re.compile(r"\bthe answer is\s*[:：]?\s*(.+)", re.IGNORECASE)
 _KEYS = ("version", "system", "task", "rag")
 
 
-@dataclass(frozen=True)
-class CoTPrompts:
-    """The CoT prompt set (``agents/prompts/cot.yaml``), with a user file's keys overriding it."""
-
-    data: dict[str, Any]
-    source: str
-
-    @property
-    def version(self) -> str:
-        return str(self.data["version"])
-
-    def render(self, key: str, **variables: Any) -> str:
-        template = self.data[key]
-        if isinstance(template, dict):
-            domain = variables.get("domain", "other")
-            template = template.get(domain, template.get("other", ""))
-        try:
-            return _ENV.from_string(template).render(**variables).strip()
-        except TemplateError as e:
-            raise AgentDistillError(f"{self.source}: template {key!r}: {e}") from None
-
-
-@functools.cache
-def _packaged() -> dict[str, Any]:
-    text = (resources.files("agentdistill.agents") / "prompts" / "cot.yaml").read_text(encoding="utf-8")
-    return dict(yaml.safe_load(text))
-
-
-def load_cot_prompts(path: str | Path | None = None) -> CoTPrompts:
-    """The packaged CoT prompts, or those of ``path`` layered over them."""
-    data = dict(_packaged())
-    if path is None:
-        return CoTPrompts(data, "cot.yaml")
-    p = Path(path)
-    try:
-        user = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise AgentDistillError(f"{p}: cannot read CoT prompt file: {e}") from None
-    if not isinstance(user, dict) or set(user) - set(_KEYS):
-        raise AgentDistillError(f"{p}: expected a mapping with keys among {', '.join(_KEYS)}")
-    data.update(user)
-    return CoTPrompts(data, str(p))
+def load_cot_prompts(path: str | Path | None = None) -> PromptSet:
+    """The packaged CoT prompts (``agents/prompts/cot.yaml``), or those of ``path`` layered over them."""
+    return load_prompt_set("agentdistill.agents", "cot", path, required=_KEYS)
 
 
 def extract_final_answer(text: str, domain: str) -> str | None:
@@ -106,7 +59,7 @@ class CoTSolver:
         retriever: Any = None,
         top_k: int = 3,
         max_doc_chars: int | None = 1200,
-        prompts: CoTPrompts | None = None,
+        prompts: PromptSet | None = None,
         seed: int | None = None,
     ):
         self.model = model
@@ -128,7 +81,7 @@ class CoTSolver:
         body = self.prompts.render("task", question=task.question, domain=task.domain)
         doc_ids: list[str] = []
         if self.retriever is not None:
-            from agentdistill.tools.search_tool import format_documents
+            from agentdistill.tools.web_search import format_documents
 
             docs = (await self.retriever.ainvoke(task.question))[: self.top_k]
             doc_ids = [str(d.metadata.get("id", d.id)) for d in docs]
@@ -173,18 +126,25 @@ class CoTSolver:
         )
 
 
-def _from_context(ctx: SolverContext, retriever: Any) -> CoTSolver:
-    prompts = ctx.options.get("cot_prompts")
-    return CoTSolver(
-        ctx.model,
-        params=ctx.params,
-        role=ctx.role,
-        model_spec=ctx.model_spec,
-        retriever=retriever,
-        top_k=ctx.top_k,
-        prompts=load_cot_prompts(prompts) if prompts else None,
-        seed=ctx.seed,
-    )
+def _from_context(ctx: SolverContext, retriever: Any) -> Solver:
+    per_sample: dict[int, CoTSolver] = {}
+
+    async def solve(task: Task, sample: int = 0) -> Trajectory:
+        if sample not in per_sample:  # sample k draws with its own seed
+            per_sample[sample] = CoTSolver(
+                ctx.model,
+                params=ctx.generation_params(sample),
+                role=ctx.role,
+                model_spec=ctx.model_spec,
+                retriever=retriever,
+                top_k=ctx.retrieval.k,
+                max_doc_chars=ctx.retrieval.max_chars,
+                prompts=load_cot_prompts(ctx.agent.cot_prompts) if ctx.agent.cot_prompts else None,
+                seed=ctx.sample_seed(sample),
+            )
+        return await per_sample[sample](task)
+
+    return solve
 
 
 def make_cot_solver(ctx: SolverContext) -> Solver:
@@ -193,12 +153,6 @@ def make_cot_solver(ctx: SolverContext) -> Solver:
 
 
 def make_cot_rag_solver(ctx: SolverContext) -> Solver:
-    """Factory for mode ``cot-rag``: ``ctx.retriever``, else the bundled demo index (built on first use)."""
-    retriever = ctx.retriever
-    if retriever is None:
-        from agentdistill.tools.config import RetrievalConfig
-        from agentdistill.tools.retriever import IndexRetriever
-
-        index = ctx.options.get("index", "demo")
-        retriever = IndexRetriever.from_config(RetrievalConfig(index=index, k=ctx.top_k))
-    return _from_context(ctx, retriever)
+    """Factory for mode ``cot-rag``: ``ctx.retriever``, else ``ctx.retrieval.index`` (``demo`` is built on
+    first use)."""
+    return _from_context(ctx, ctx.open_retriever())

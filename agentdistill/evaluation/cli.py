@@ -8,83 +8,83 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from agentdistill.cli_options import ConfigFlags, config_yaml, print_config_option, set_option
+from agentdistill.evaluation.config import EvalConfig
+
 console = Console()
+
+# flag -> EvalConfig field; every other field is reachable with --set
+EVAL_FLAGS = ConfigFlags(
+    EvalConfig,
+    {
+        "model": "model.spec",
+        "benchmarks": "benchmarks",
+        "out": "out",
+        "mode": "mode",
+        "sag": "agent.n_candidates",
+        "max_tokens": "agent.max_tokens",
+        "max_steps": "agent.max_steps",
+        "temperature": "agent.temperature",
+        "sandbox": "sandbox.backend",
+        "top_k": "retrieval.k",
+        "index": "retrieval.index",
+        "judge": "judge",
+        "judge_cache": "judge_cache",
+        "concurrency": "concurrency",
+        "data_dir": "data_dir",
+        "source": "source",
+        "seed": "seed",
+        "role": "role",
+        "name": "name",
+    },
+)
+
+
+_opt = EVAL_FLAGS.option
 
 
 def eval_command(
-    ctx: typer.Context,
-    agent: Annotated[
-        str, typer.Option(help="Model spec: default, hf:..., openai:<model>@<url>.")
-    ] = "default",
-    benchmarks: Annotated[
-        str, typer.Option(help="Comma-separated task specs, e.g. hotpotqa[:50],gsm8k[:50],aime:2024.")
-    ] = "",
-    out: Annotated[Path, typer.Option(help="Run folder (a rerun resumes it).")] = Path("eval-run"),
-    mode: Annotated[str, typer.Option(help="agent | cot | cot-rag")] = "agent",
-    sag: Annotated[int, typer.Option(help="Self-consistent action candidates per step (agent mode).")] = 1,
-    judge: Annotated[str | None, typer.Option(help="Model spec of an LLM judge for QA answers.")] = None,
-    judge_cache: Annotated[Path | None, typer.Option(help="SQLite file for cached judge verdicts.")] = None,
-    concurrency: Annotated[int, typer.Option(help="Tasks in flight at once.")] = 4,
-    data_dir: Annotated[
-        Path | None, typer.Option(help="Folder laid out like shared/data (default $AGENTDISTILL_DATA_DIR).")
+    model: Annotated[str | None, _opt("model", "--model", "--agent")] = None,
+    benchmarks: Annotated[str | None, _opt("benchmarks", note="Comma-separated.")] = None,
+    out: Annotated[Path | None, _opt("out")] = None,
+    mode: Annotated[str | None, _opt("mode")] = None,
+    sag: Annotated[int | None, _opt("sag", "--sag")] = None,
+    max_tokens: Annotated[int | None, _opt("max_tokens")] = None,
+    max_steps: Annotated[int | None, _opt("max_steps")] = None,
+    temperature: Annotated[float | None, _opt("temperature")] = None,
+    sandbox: Annotated[
+        str | None, _opt("sandbox", "--sandbox", note="local | docker | unsafe-local.")
     ] = None,
-    source: Annotated[
-        str, typer.Option(help="auto | local | hf (registered benchmarks from the hub).")
-    ] = "auto",
-    seed: Annotated[int, typer.Option(help="Seed for sampled specs (name:N) and sampling.")] = 0,
-    role: Annotated[
-        str, typer.Option(help="teacher | student (recorded; agent mode behaviour).")
-    ] = "student",
-    max_tokens: Annotated[int, typer.Option(help="New tokens per model call.")] = 1024,
-    max_steps: Annotated[int, typer.Option(help="Agent steps per episode (agent mode).")] = 5,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature (0 = greedy).")] = 0.0,
-    top_k: Annotated[int, typer.Option(help="Documents in the prompt (cot-rag).")] = 3,
-    index: Annotated[str, typer.Option(help="Retrieval index folder, or 'demo'.")] = "demo",
-    name: Annotated[str | None, typer.Option(help="Run name in reports (default: folder name).")] = None,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    top_k: Annotated[int | None, _opt("top_k", "--top-k")] = None,
+    index: Annotated[str | None, _opt("index", "--index")] = None,
+    judge: Annotated[str | None, _opt("judge")] = None,
+    judge_cache: Annotated[Path | None, _opt("judge_cache")] = None,
+    concurrency: Annotated[int | None, _opt("concurrency")] = None,
+    data_dir: Annotated[Path | None, _opt("data_dir")] = None,
+    source: Annotated[str | None, _opt("source")] = None,
+    seed: Annotated[int | None, _opt("seed")] = None,
+    role: Annotated[str | None, _opt("role")] = None,
+    name: Annotated[str | None, _opt("name")] = None,
+    set_: Annotated[list[str] | None, set_option()] = None,
     config: Annotated[
-        Path | None, typer.Option(help="EvalConfig YAML; options given on the command line override it.")
+        Path | None, typer.Option(help="EvalConfig YAML; the command line's options override it.")
     ] = None,
+    print_config: Annotated[bool, print_config_option()] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Evaluate a model on benchmarks: predictions.jsonl, metrics.json, results.md and plots/ in --out."""
-    from agentdistill.config import load_config
-    from agentdistill.evaluation.config import EvalConfig
-    from agentdistill.evaluation.pipeline import run_eval
+    from agentdistill.evaluation.run import run_eval
 
-    values = {
-        "benchmarks": [s.strip() for s in benchmarks.split(",") if s.strip()],
-        "out": str(out),
-        "agent": agent,
-        "mode": mode,
-        "role": role,
-        "sag": sag,
-        "max_tokens": max_tokens,
-        "max_steps": max_steps,
-        "temperature": temperature,
-        "top_k": top_k,
-        "index": index,
-        "judge": judge,
-        "judge_cache": str(judge_cache) if judge_cache else None,
-        "concurrency": concurrency,
-        "data_dir": str(data_dir) if data_dir else None,
-        "source": source,
-        "seed": seed,
-        "name": name,
-    }
-    if config is not None:  # the file, then only what the command line set explicitly
-        values = {k: v for k, v in values.items() if _from_command_line(ctx, k)}
-    eval_config = load_config(EvalConfig, config, values)
+    specs = [s.strip() for s in benchmarks.split(",") if s.strip()] if benchmarks is not None else None
+    eval_config = EVAL_FLAGS.load(config, {**locals(), "benchmarks": specs}, set_)
+    if print_config:
+        typer.echo(config_yaml(eval_config), nl=False)
+        return
     result = run_eval(eval_config, progress=progress)
     console.print(result.table, highlight=False, markup=False)
     console.print(
         f"{result.solved} solved, {result.skipped} already done; results in {result.out_dir}", highlight=False
     )
-
-
-def _from_command_line(ctx: typer.Context, name: str) -> bool:
-    """Whether an option was set on the command line (not left at its default)."""
-    source = ctx.get_parameter_source(name)
-    return source is not None and source.name == "COMMANDLINE"
 
 
 def report_command(

@@ -1,41 +1,61 @@
-"""``EvalConfig``: what ``agentdistill eval`` runs, documented field by field (loadable from YAML)."""
+"""``EvalConfig``: what ``agentdistill eval`` runs, documented field by field (loadable from YAML).
+
+It composes the parts' own configs like :class:`~agentdistill.trajectories.config.GenerateConfig` does: the
+evaluated model (:class:`ModelConfig`), the agent (:class:`AgentConfig`: steps, sampling, self-consistent
+candidates), the sandbox its code runs in (:class:`SandboxConfig`) and the index behind ``web_search``
+(:class:`RetrievalConfig`). A YAML file sets any subset::
+
+    benchmarks: ["gsm8k[:50]", "hotpotqa:demo"]
+    out: runs/eval/student
+    model: {spec: "hf:runs/demo/student"}
+    agent: {max_steps: 3, n_candidates: 4}
+    sandbox: {backend: docker}
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Literal
 
+from agentdistill.agents.config import AgentConfig
+from agentdistill.config import FieldError
+from agentdistill.models.config import ModelConfig
+from agentdistill.sandbox.config import SandboxConfig
+from agentdistill.tools.retrieval.config import RetrievalConfig
+
+
+def _eval_agent() -> AgentConfig:
+    return AgentConfig(max_tokens=1024)
+
 
 @dataclasses.dataclass
 class EvalConfig:
     """One evaluation run: a model in a mode on some benchmarks, written to ``out``."""
 
-    benchmarks: list[str]
+    benchmarks: list[str] = dataclasses.field(default_factory=list)
     """Task specs: ``hotpotqa``, ``gsm8k[:50]``, ``aime:2024``, ``math500:100`` (seeded sample), files."""
-    out: str
-    """Run folder: predictions.jsonl, metrics.json, results.md, run.json, plots/."""
-    agent: str = "default"
-    """Model spec of the solver (``default``, ``hf:...``, ``openai:<model>@<url>``)."""
-    mode: Literal["agent", "cot", "cot-rag"] | str = "agent"
-    """``cot`` (answer directly), ``cot-rag`` (retrieved documents in the prompt) or ``agent`` (CodeAct)."""
+    out: str = "runs/eval"
+    """Run folder: predictions.jsonl, metrics.json, results.md, run.json, plots/ (a rerun resumes it)."""
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    """The evaluated model (``spec``: ``default``, ``hf:...``, ``openai:<model>@<url>``; ``serve`` starts vLLM)."""
+    mode: str = "agent"
+    """``agent`` (CodeAct), ``cot`` (answer directly), ``cot-rag`` (retrieved documents in the prompt), or a
+    registered mode."""
     role: Literal["teacher", "student"] = "student"
     """Recorded in trajectories; the agent mode uses it to pick teacher or student behaviour."""
-    sag: int = 1
-    """Self-consistent action generation: candidates per step in agent mode (1 = plain decoding)."""
-    max_tokens: int = 1024
-    """New tokens per model call."""
-    temperature: float = 0.0
-    """0 is greedy."""
-    max_steps: int = 5
-    """Agent steps per episode before the final-answer call (agent mode)."""
-    top_k: int = 3
-    """Retrieved documents per question (cot-rag)."""
-    index: str = "demo"
-    """Retrieval index folder, or ``demo`` for the bundled HotpotQA demo index."""
+    agent: AgentConfig = dataclasses.field(default_factory=_eval_agent)
+    """Steps, sampling (``max_tokens`` 1024 here, ``temperature`` 0 is greedy) and self-consistent action
+    generation (``n_candidates``); the CoT modes use its sampling settings."""
+    sandbox: SandboxConfig = dataclasses.field(default_factory=SandboxConfig)
+    """Where the agent's code runs (``backend: docker`` for containers) and its limits."""
+    retrieval: RetrievalConfig = dataclasses.field(default_factory=RetrievalConfig)
+    """The index behind ``web_search`` (agent) and the documents in the prompt (``cot-rag``; ``k`` of them)."""
     judge: str | None = None
     """Model spec of an LLM judge for QA answers (optional; verdicts cached on disk)."""
     judge_cache: str | None = None
     """SQLite file for judge verdicts; default ``<cache>/judge/verdicts.sqlite``."""
+    judge_prompt: str | None = None
+    """A YAML file overriding keys of the judge's rubric (``evaluation/prompts/judge.yaml``)."""
     concurrency: int = 4
     """Tasks in flight at once."""
     domain: str | None = None
@@ -45,8 +65,22 @@ class EvalConfig:
     source: Literal["auto", "local", "hf"] = "auto"
     """``hf`` loads registered benchmarks from the Hugging Face hub (online)."""
     seed: int = 0
-    """Seed for sampled specs (``name:N``) and for sampling."""
+    """Seed for sampled specs (``name:N``); request seeds are ``agent.seed``."""
     name: str | None = None
     """Run name in reports; default the folder name."""
     plots: bool = True
     """Write plots/ for this run."""
+
+    def __post_init__(self) -> None:
+        from agentdistill.agents.solvers import SOLVERS
+        from agentdistill.tasks.specs import parse_task_spec
+
+        if self.mode not in SOLVERS:
+            raise FieldError("mode", str(SOLVERS.unknown(self.mode)))
+        if self.concurrency < 1:
+            raise FieldError("concurrency", f"must be at least 1, got {self.concurrency}")
+        for i, spec in enumerate(self.benchmarks):
+            try:
+                parse_task_spec(spec)
+            except ValueError as e:
+                raise FieldError(f"benchmarks[{i}]", str(e)) from None

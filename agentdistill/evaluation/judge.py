@@ -16,45 +16,31 @@ import re
 import sqlite3
 import threading
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agentdistill.config import cache_dir
-from agentdistill.errors import AgentDistillError
 from agentdistill.models.base import ChatModel, GenerationParams
+from agentdistill.prompts import PromptSet, load_prompt_set
 
 _VERDICT = re.compile(r"verdict\s*[:=]?\s*\**\s*(yes|no)\b", re.IGNORECASE)
 _YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
 
 
-@dataclasses.dataclass(frozen=True)
-class JudgePrompt:
-    """The rubric: a system message and a user template with {question}, {gold}, {prediction}."""
-
-    version: str
-    system: str
-    user: str
+class JudgePrompt(PromptSet):
+    """The rubric (``evaluation/prompts/judge.yaml``): a ``system`` message and a ``user`` template with
+    ``{{ question }}``, ``{{ gold }}`` and ``{{ prediction }}``."""
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> JudgePrompt:
-        """The packaged rubric, or a user's YAML file with the same keys."""
-        if path is None:
-            text = (resources.files("agentdistill.evaluation") / "prompts" / "judge.yaml").read_text("utf-8")
-            where = "judge.yaml"
-        else:
-            text, where = Path(path).read_text(encoding="utf-8"), str(path)
-        data = yaml.safe_load(text) or {}
-        missing = {"version", "user"} - set(data)
-        if missing:
-            raise AgentDistillError(f"{where}: judge prompt needs keys {sorted(missing)}")
-        return cls(version=str(data["version"]), system=str(data.get("system", "")), user=str(data["user"]))
+        """The packaged rubric, or a user's YAML file overriding its keys."""
+        loaded = load_prompt_set("agentdistill.evaluation", "judge", path, required=("version", "user"))
+        return cls(loaded.data, loaded.source)
 
     def messages(self, question: str, gold: str, prediction: str) -> list[dict[str, str]]:
-        user = self.user.format(question=question, gold=gold, prediction=prediction)
-        return ([{"role": "system", "content": self.system}] if self.system else []) + [
+        user = self.render("user", question=question, gold=gold, prediction=prediction)
+        system = self.render("system") if self.data.get("system") else ""
+        return ([{"role": "system", "content": system}] if system else []) + [
             {"role": "user", "content": user}
         ]
 

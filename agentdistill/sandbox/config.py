@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from agentdistill.config import FieldError
+
 
 @dataclasses.dataclass
 class SandboxLimits:
@@ -58,3 +60,11 @@ class SandboxConfig:
     """Docker engine URL; None: ``$DOCKER_HOST`` or the default socket."""
     warm_pool: int = 0
     """Sandboxes kept started in the background so ``open`` returns at once (per backend and config)."""
+
+    def __post_init__(self) -> None:
+        from agentdistill.sandbox.backends import BACKENDS, UnknownBackendError
+
+        if self.backend not in BACKENDS:  # a typo fails when the config loads, not at the first episode
+            raise UnknownBackendError("backend", str(BACKENDS.unknown(self.backend)))
+        if self.warm_pool < 0:
+            raise FieldError("warm_pool", f"must be >= 0, got {self.warm_pool}")

@@ -12,35 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import os
 from pathlib import Path
 
-from agentdistill.sandbox.base import Backend, Instance, SandboxError, SandboxUnavailable, register_backend
+from agentdistill.sandbox.base import Backend, Instance
 from agentdistill.sandbox.config import SandboxConfig
+from agentdistill.sandbox.docker_engine import docker_client
+from agentdistill.sandbox.errors import SandboxError, SandboxUnavailable
 from agentdistill.sandbox.local import SANDBOX_ENV, WORKER_SOURCE
 from agentdistill.sandbox.owner import boot_id, new_name, owner_alive, owner_tag
 from agentdistill.sandbox.protocol import DockerAttachChannel
 
 LABEL = "agentdistill.sandbox"
 NOBODY = "65534:65534"
-
-
-def docker_client(docker_host: str | None):
-    """A connected docker SDK client, or SandboxUnavailable saying how to get an engine."""
-    try:
-        import docker
-    except ImportError:
-        raise SandboxUnavailable("the docker Python package is missing: pip install docker") from None
-    try:
-        client = docker.DockerClient(base_url=docker_host) if docker_host else docker.from_env()
-        client.ping()
-        return client
-    except Exception as e:
-        where = docker_host or os.environ.get("DOCKER_HOST") or "the default socket"
-        raise SandboxUnavailable(
-            f"cannot reach a Docker engine at {where} ({type(e).__name__}): install docker.io and start dockerd "
-            "(or set DOCKER_HOST)"
-        ) from None
 
 
 class DockerInstance(Instance):
@@ -81,7 +64,6 @@ class DockerInstance(Instance):
         return ""
 
 
-@register_backend
 class DockerBackend(Backend):
     name = "docker"
     startup_timeout_s = 60.0
@@ -145,20 +127,18 @@ class DockerBackend(Backend):
         return DockerInstance(container, getattr(sock, "_sock", sock))
 
     @classmethod
-    def check(cls, config: SandboxConfig | None = None) -> tuple[bool, str]:
-        from agentdistill.sandbox.base import Sandbox
-
-        config = config or SandboxConfig(backend="docker")
+    def preflight(cls, config: SandboxConfig) -> str | None:
         try:
-            backend = cls(config)
-            tag = backend.image()
-            with Sandbox.open(config) as sb:
-                res = sb.run("import numpy, sympy; 1 + 1")
+            cls(config).image()
         except SandboxError as e:
-            return False, str(e)
-        if res.value != "2":
-            return False, f"the container starts but cannot import numpy/sympy: {res.error}"
-        return True, f"Docker engine reachable, image {tag}"
+            return str(e)
+        return None
+
+    @classmethod
+    def describe(cls, config: SandboxConfig) -> str:
+        from agentdistill.sandbox.image import default_image
+
+        return f"Docker engine reachable, image {config.docker_image or default_image()}"
 
     @classmethod
     def sweep(cls, docker_host: str | None = None) -> list[str]:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agentdistill.config import cache_dir
-from agentdistill.sandbox.base import SandboxError, SandboxUnavailable
+from agentdistill.sandbox.errors import SandboxError, SandboxUnavailable
 
 SUITE = "bookworm"
 PACKAGES = ("python3", "python3-numpy", "python3-sympy")
@@ -93,7 +93,7 @@ def build_image(
     client=None, *, force: bool = False, mirror: str | None = None, log: Callable[[str], None] = print
 ) -> str:
     """Make sure the default image exists in the engine; returns its tag."""
-    from agentdistill.sandbox.docker_backend import docker_client
+    from agentdistill.sandbox.docker_engine import docker_client
 
     client = client or docker_client(None)
     tag = default_image()

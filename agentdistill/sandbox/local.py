@@ -26,8 +26,9 @@ import warnings
 from pathlib import Path
 
 from agentdistill.sandbox import cgroups, seccomp
-from agentdistill.sandbox.base import Backend, Instance, SandboxError, SandboxUnavailable, register_backend
+from agentdistill.sandbox.base import Backend, Instance
 from agentdistill.sandbox.config import SandboxConfig
+from agentdistill.sandbox.errors import SandboxError, SandboxUnavailable
 from agentdistill.sandbox.owner import new_name, owner_alive
 from agentdistill.sandbox.protocol import PipeChannel
 
@@ -152,7 +153,6 @@ def sweep_tmpdirs() -> list[str]:
     return removed
 
 
-@register_backend
 class UnsafeLocalBackend(Backend):
     """The worker as a plain child process. NO isolation: model code can do anything this user can."""
 
@@ -195,15 +195,14 @@ class UnsafeLocalBackend(Backend):
         return LocalInstance(proc, tmpdir, cgroup)
 
     @classmethod
-    def check(cls, config: SandboxConfig | None = None) -> tuple[bool, str]:
-        return True, "always available, but gives NO isolation (trusted code only)"
+    def describe(cls, config: SandboxConfig) -> str:
+        return "always available, but gives NO isolation (trusted code only)"
 
     @classmethod
     def sweep(cls) -> list[str]:
         return sweep_tmpdirs()
 
 
-@register_backend
 class LocalBackend(UnsafeLocalBackend):
     """bubblewrap + seccomp + cgroup (or rlimits)."""
 
@@ -311,18 +310,11 @@ class LocalBackend(UnsafeLocalBackend):
         return a
 
     @classmethod
-    def check(cls, config: SandboxConfig | None = None) -> tuple[bool, str]:
-        if shutil.which("bwrap") is None:
-            return False, INSTALL_HINT
-        from agentdistill.sandbox.base import Sandbox
+    def preflight(cls, config: SandboxConfig) -> str | None:
+        return INSTALL_HINT if shutil.which("bwrap") is None else None
 
-        try:
-            with Sandbox.open(config or SandboxConfig(backend="local")) as sb:
-                res = sb.run("import numpy, sympy; 1 + 1")
-        except SandboxError as e:
-            return False, f"bubblewrap is installed but the sandbox does not start: {e}"
-        if res.value != "2":
-            return False, f"the sandbox starts but cannot import numpy/sympy: {res.error}"
+    @classmethod
+    def describe(cls, config: SandboxConfig) -> str:
         cg = cgroups.version()
         probe = cgroups.create(new_name(), memory_bytes=2**30, processes=64, cpus=1.0)
         if probe is not None:
@@ -330,7 +322,7 @@ class LocalBackend(UnsafeLocalBackend):
             how = f"cgroup v{cg} (memory, pids, cpu limits)"
         else:
             how = "no writable cgroup: rlimits only (per-process memory, process count per uid)"
-        return True, f"bubblewrap + seccomp + {how}"
+        return f"bubblewrap + seccomp + {how}"
 
     @classmethod
     def sweep(cls) -> list[str]:

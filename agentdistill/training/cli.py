@@ -12,6 +12,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from agentdistill.cli_options import ConfigFlags, config_yaml, print_config_option, set_option
+from agentdistill.training.config import TrainConfig
+
 console = Console(soft_wrap=True, highlight=False)
 
 
@@ -19,64 +22,62 @@ def _main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+# flag -> TrainConfig field; every other field is reachable with --set
+TRAIN_FLAGS = ConfigFlags(
+    TrainConfig,
+    {
+        "student": "student",
+        "data": "data",
+        "out": "output_dir",
+        "lora": "lora",
+        "epochs": "epochs",
+        "lr": "learning_rate",
+        "max_length": "max_length",
+        "merge": "merge",
+        "max_steps": "max_steps",
+        "batch_size": "per_device_batch_size",
+        "grad_accum": "gradient_accumulation_steps",
+        "truncation": "truncation",
+        "packing": "packing",
+        "eval_fraction": "eval_fraction",
+        "report_to": "report_to",
+    },
+)
+
+
+_opt = TRAIN_FLAGS.option
+
+
 def train_command(
-    student: Annotated[
-        str | None, typer.Option(help="Model to train: default, hf:<dir or hub id>, or a path.")
-    ] = None,
-    data: Annotated[
-        list[str] | None,
-        typer.Option(help="Trajectory JSONL file or folder, or a Hugging Face dataset (repeatable)."),
-    ] = None,
-    out: Annotated[str | None, typer.Option(help="Output folder for the trained student.")] = None,
-    lora: Annotated[
-        bool | None, typer.Option("--lora/--full", help="LoRA adapter (default) or full fine-tuning.")
-    ] = None,
-    epochs: Annotated[float | None, typer.Option(help="Passes over the data.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
-    max_length: Annotated[int | None, typer.Option(help="Longest example in tokens.")] = None,
+    student: Annotated[str | None, _opt("student")] = None,
+    data: Annotated[list[str] | None, _opt("data", note="Repeatable.")] = None,
+    out: Annotated[str | None, _opt("out", "--out")] = None,
+    lora: Annotated[bool | None, _opt("lora", "--lora/--full")] = None,
+    epochs: Annotated[float | None, _opt("epochs")] = None,
+    lr: Annotated[float | None, _opt("lr", "--lr")] = None,
+    max_length: Annotated[int | None, _opt("max_length")] = None,
     config: Annotated[
         Path | None, typer.Option(help="YAML recipe (TrainConfig fields); flags override it.")
     ] = None,
-    merge: Annotated[
-        bool | None, typer.Option("--merge/--no-merge", help="Fold the LoRA adapter into the base weights.")
-    ] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Stop after N optimizer steps.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Examples per device per step.")] = None,
-    grad_accum: Annotated[int | None, typer.Option(help="Gradient accumulation steps.")] = None,
-    truncation: Annotated[str | None, typer.Option(help="Over-long examples: truncate or drop.")] = None,
-    packing: Annotated[bool | None, typer.Option("--packing/--no-packing", help="Pack examples.")] = None,
-    eval_fraction: Annotated[
-        float | None, typer.Option(help="Hold out this fraction for evaluation.")
-    ] = None,
-    report_to: Annotated[
-        list[str] | None,
-        typer.Option(help="Tracker for transformers (wandb, tensorboard, none); repeatable."),
-    ] = None,
+    merge: Annotated[bool | None, _opt("merge", "--merge/--no-merge")] = None,
+    max_steps: Annotated[int | None, _opt("max_steps")] = None,
+    batch_size: Annotated[int | None, _opt("batch_size", "--batch-size")] = None,
+    grad_accum: Annotated[int | None, _opt("grad_accum", "--grad-accum")] = None,
+    truncation: Annotated[str | None, _opt("truncation")] = None,
+    packing: Annotated[bool | None, _opt("packing", "--packing/--no-packing")] = None,
+    eval_fraction: Annotated[float | None, _opt("eval_fraction")] = None,
+    report_to: Annotated[list[str] | None, _opt("report_to", note="Repeatable.")] = None,
+    set_: Annotated[list[str] | None, set_option()] = None,
+    print_config: Annotated[bool, print_config_option()] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace a model already in --out.")] = False,
 ) -> None:
     """Fine-tune a student on trajectories (agent or CoT) with step-level loss masks (TRL SFT)."""
-    from agentdistill.config import load_config
-    from agentdistill.training.config import TrainConfig
     from agentdistill.training.sft import check_output_dir, train
 
-    overrides = {
-        "student": student,
-        "data": data or None,
-        "output_dir": out,
-        "lora": lora,
-        "epochs": epochs,
-        "learning_rate": lr,
-        "max_length": max_length,
-        "merge": merge,
-        "max_steps": max_steps,
-        "per_device_batch_size": batch_size,
-        "gradient_accumulation_steps": grad_accum,
-        "truncation": truncation,
-        "packing": packing,
-        "eval_fraction": eval_fraction,
-        "report_to": report_to or None,
-    }
-    cfg = load_config(TrainConfig, config, overrides)
+    cfg = TRAIN_FLAGS.load(config, locals(), set_)
+    if print_config:
+        typer.echo(config_yaml(cfg), nl=False)
+        return
     cfg.validate()
     check_output_dir(Path(cfg.output_dir), overwrite=overwrite)
     say = console.print if _main_process() else (lambda *a, **k: None)

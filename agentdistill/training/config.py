@@ -8,9 +8,9 @@ such as ``fsdp`` or ``deepspeed`` that only matter on clusters).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal
 
-from agentdistill.config import ConfigError
+from agentdistill.config import ConfigError, FieldError
 
 TRUNCATION_POLICIES = ("truncate", "drop")
 
@@ -51,12 +51,12 @@ class TrainConfig:
     # -- sequences ---------------------------------------------------------------------------
     max_length: int = 4096
     """Longest tokenized example, in tokens (paper: 10240 for agent data, 4096 for CoT)."""
-    truncation: str = "truncate"
+    truncation: Literal["truncate", "drop"] = "truncate"
     """What happens to longer examples: ``truncate`` keeps the first ``max_length`` tokens (dropped anyway if no
     trained token is left), ``drop`` leaves them out. Both are counted in the summary."""
     packing: bool = False
     """Pack several examples into one ``max_length`` row (labels travel with their tokens, so masks hold)."""
-    packing_strategy: str = "bfd"
+    packing_strategy: Literal["bfd", "wrapped"] = "bfd"
     """TRL packing strategy: ``bfd`` (best-fit decreasing, no example is split) or ``wrapped``."""
 
     # -- optimisation ------------------------------------------------------------------------
@@ -97,7 +97,7 @@ class TrainConfig:
     """Evaluate every N steps; ``None`` evaluates once per epoch."""
     logging_steps: int = 10
     """Log the loss every N optimizer steps."""
-    save_strategy: str = "no"
+    save_strategy: Literal["no", "epoch", "steps"] = "no"
     """Intermediate checkpoints: ``no``, ``epoch`` or ``steps`` (the final model is always saved)."""
     save_steps: int = 500
     """Checkpoint interval for ``save_strategy: steps``."""
@@ -110,24 +110,39 @@ class TrainConfig:
     trainer_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Further ``trl.SFTConfig`` arguments, applied last (e.g. ``{"optim": "adamw_torch_fused"}``)."""
 
+    def __post_init__(self) -> None:
+        """Settings that would fail deep inside the trainer, caught when the config is made."""
+        if self.truncation not in TRUNCATION_POLICIES:
+            raise FieldError("truncation", f"must be one of {TRUNCATION_POLICIES}, got {self.truncation!r}")
+        if self.max_length < 16:
+            raise FieldError("max_length", f"{self.max_length} is too small")
+        if not 0.0 <= self.eval_fraction < 1.0:
+            raise FieldError("eval_fraction", f"must be in [0, 1), got {self.eval_fraction}")
+        if self.merge and not self.lora:
+            raise FieldError("merge", "merge only applies to LoRA training (drop --merge or use --lora)")
+        if self.effective_batch_size is not None and self.effective_batch_size < 1:
+            raise FieldError("effective_batch_size", "must be positive")
+        for name in ("per_device_batch_size", "gradient_accumulation_steps", "lora_r"):
+            if getattr(self, name) < 1:
+                raise FieldError(name, "must be positive")
+        if ":" in self.student and not self.student.startswith(("hf:", "/", ".")):
+            from agentdistill.models.specs import parse_model_spec
+
+            try:
+                local = parse_model_spec(self.student).is_local
+            except ValueError as e:
+                raise FieldError("student", str(e)) from None
+            if not local:
+                raise FieldError(
+                    "student",
+                    f"cannot train {self.student!r}: only local weights train (use `default`, `hf:<dir>` or a path)",
+                )
+        if self.learning_rate <= 0:
+            raise FieldError("learning_rate", f"must be positive, got {self.learning_rate}")
+
     def validate(self) -> None:
-        """Catch settings that would fail deep inside the trainer, with a message that names the field."""
+        """Ready to run: data and an output folder given (the pipeline fills both itself)."""
         if not self.data:
             raise ConfigError("train: no training data; pass --data or set `data` in the config")
         if not self.output_dir:
             raise ConfigError("train: no output directory; pass --out or set `output_dir`")
-        if self.truncation not in TRUNCATION_POLICIES:
-            raise ConfigError(
-                f"train: truncation must be one of {TRUNCATION_POLICIES}, got {self.truncation!r}"
-            )
-        if self.max_length < 16:
-            raise ConfigError(f"train: max_length {self.max_length} is too small")
-        if not 0.0 <= self.eval_fraction < 1.0:
-            raise ConfigError(f"train: eval_fraction must be in [0, 1), got {self.eval_fraction}")
-        if self.merge and not self.lora:
-            raise ConfigError("train: merge only applies to LoRA training (drop --merge or use --lora)")
-        if self.effective_batch_size is not None and self.effective_batch_size < 1:
-            raise ConfigError("train: effective_batch_size must be positive")
-        for name in ("per_device_batch_size", "gradient_accumulation_steps", "lora_r"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"train: {name} must be positive")

@@ -70,17 +70,15 @@ class TrainResult:
 
 def resolve_student(spec: str) -> str:
     """A model spec -> a path or hub id transformers can load (``openai:`` models cannot be trained)."""
-    if spec == "default":
-        from agentdistill.models.default import provision_default_model
+    from agentdistill.models.base import ModelSpecError
+    from agentdistill.models.weights import local_model_path
 
-        return str(provision_default_model(quiet=True))
-    if spec.startswith("hf:"):
-        return spec[3:]
-    if spec.startswith(("openai:", "langchain:")):
+    try:
+        return local_model_path(spec, purpose="trained")
+    except ModelSpecError as e:
         raise TrainingError(
-            f"cannot train {spec!r}: only local weights train (use `default`, `hf:<dir>` or a path)"
-        )
-    return spec
+            f"cannot train {spec!r}: only local weights train (use `default`, `hf:<dir>` or a path): {e}"
+        ) from None
 
 
 def load_tokenizer(model_path: str, chat_template_file: str | None = None) -> Any:

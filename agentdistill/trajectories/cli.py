@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -43,21 +42,6 @@ def stats_command(
     console = _console()
     for table in render_stats(stats, title=Path(path).name or path):
         console.print(table)
-
-
-def _tokenizer_counter(name: str) -> Callable[[str], int]:
-    """Token counting with a Hugging Face tokenizer (path, hub id, or ``default``: the packaged model's)."""
-    try:
-        from transformers import AutoTokenizer
-
-        if name == "default":
-            from agentdistill.models.default import provision_default_model
-
-            name = str(provision_default_model(quiet=True))
-        tok = AutoTokenizer.from_pretrained(name)
-    except Exception as e:
-        raise AgentDistillError(f"could not load tokenizer {name!r}: {type(e).__name__}: {e}") from None
-    return lambda text: len(tok(text, add_special_tokens=False)["input_ids"])
 
 
 @trajectories_app.command("filter")
@@ -158,7 +142,7 @@ def filter_command(
         max_steps=max_steps,
         max_chars=max_chars,
         max_tokens=max_tokens,
-        count_tokens=_tokenizer_counter(tokenizer) if tokenizer else None,
+        count_tokens=F.tokenizer_counter(tokenizer) if tokenizer else None,
         correct=correct,
         min_score=min_score,
         use_metrics=not stored_score,

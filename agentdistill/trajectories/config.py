@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
 
 from agentdistill.agents.config import AgentConfig
-from agentdistill.config import ModelConfig
+from agentdistill.config import FieldError
+from agentdistill.models.config import ModelConfig
 from agentdistill.sandbox.config import SandboxConfig
-from agentdistill.tools.config import RetrievalConfig
+from agentdistill.tools.retrieval.config import RetrievalConfig
 
 
 @dataclasses.dataclass
@@ -26,8 +26,9 @@ class GenerateConfig:
     """The model that solves the tasks (``serve`` starts a vLLM for a local one)."""
     student: ModelConfig | None = None
     """Reflection source ``student``: the model whose rollouts the teacher checks and corrects."""
-    mode: Literal["agent", "cot", "cot-rag"] = "agent"
-    """``agent`` (CodeAct trajectories) or the baselines ``cot`` / ``cot-rag`` (plain answers)."""
+    mode: str = "agent"
+    """``agent`` (CodeAct trajectories), the baselines ``cot`` / ``cot-rag`` (plain answers), or a registered
+    mode (``agentdistill.agents.solvers.SOLVERS``)."""
     agent: AgentConfig = dataclasses.field(default_factory=AgentConfig)
     """The agent loop: steps, sampling, first-thought prefix, reflection, self-consistency."""
     sandbox: SandboxConfig = dataclasses.field(default_factory=SandboxConfig)
@@ -39,8 +40,27 @@ class GenerateConfig:
     concurrency: int = 8
     """Episodes in flight at once."""
     seed: int = 0
-    """Seeds sampling (episode k of a task uses seed + k) and seeded task sampling."""
+    """Seed for sampled task specs (``name:N``); request seeds are ``agent.seed`` (episode k: + k)."""
     data_dir: str | None = None
     """Benchmark data directory laid out like shared/data; None: bundled samples or $AGENTDISTILL_DATA_DIR."""
     overwrite: bool = False
     """Delete the existing shards of ``out`` first instead of resuming."""
+
+    def __post_init__(self) -> None:
+        from agentdistill.agents.solvers import SOLVERS
+        from agentdistill.tasks.specs import parse_task_spec
+
+        if self.mode not in SOLVERS:
+            raise FieldError("mode", str(SOLVERS.unknown(self.mode)))
+        for i, spec in enumerate(self.tasks):
+            try:
+                parse_task_spec(spec)
+            except ValueError as e:
+                raise FieldError(f"tasks[{i}]", str(e)) from None
+        for name in ("samples_per_task", "concurrency"):
+            if getattr(self, name) < 1:
+                raise FieldError(name, f"must be at least 1, got {getattr(self, name)}")
+        if self.agent.reflection == "student" and self.student is None:
+            raise FieldError(
+                "student", "agent.reflection 'student' needs a student model (--student SPEC or student.spec)"
+            )

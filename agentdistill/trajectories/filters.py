@@ -17,13 +17,15 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
-from agentdistill.evaluation.decontamination import normalize_question  # evaluation's rule, re-exported
+from agentdistill.config import ConfigError, FieldError, from_dict
+from agentdistill.errors import AgentDistillError
+from agentdistill.registry import Registry
 from agentdistill.schema import Trajectory
-
-SUCCESS_THRESHOLD = 0.5
-"""A score at or above this counts as a success (the agent loop uses the same rule)."""
+from agentdistill.tasks.decontamination import eval_questions, normalize_question
+from agentdistill.tasks.metrics import score
+from agentdistill.tasks.registry import list_benchmarks, resolve_data_dir
 
 
 class TrajectoryFilter(Protocol):
@@ -48,14 +50,10 @@ def char_count(trajectory: Trajectory) -> int:
 def rescore(trajectory: Trajectory) -> float | None:
     """The trajectory's score under evaluation's metrics, or None when it cannot be computed.
 
-    Calls :func:`agentdistill.evaluation.metrics.score`, the entry point evaluation uses (EM for QA,
+    Calls :func:`agentdistill.tasks.metrics.score`, the entry point evaluation uses (EM for QA,
     math-verify for math, the task's ``metadata["metric"]`` when set). None when the task has no gold
-    answer or the evaluation package is not importable: callers then fall back to the stored score.
+    answer: callers then fall back to the stored score.
     """
-    try:
-        from agentdistill.evaluation.metrics import score
-    except ImportError:
-        return None
     result = score(trajectory.task, trajectory.final_answer)
     if result.get("no_gold"):
         return None
@@ -69,7 +67,7 @@ def rescore(trajectory: Trajectory) -> float | None:
 class FailedFilter:
     """Drop episodes that crashed (``status == "failed"``): they have no usable ending."""
 
-    name: str = "failed"
+    name: ClassVar[str] = "failed"
 
     def apply(self, trajectory: Trajectory) -> Trajectory | None:
         return None if trajectory.status == "failed" else trajectory
@@ -80,7 +78,8 @@ class StatusFilter:
     """Keep only the given statuses (e.g. drop ``max_steps`` episodes that never called final_answer)."""
 
     allowed: tuple[str, ...] = ("ok",)
-    name: str = "status"
+    """Statuses kept: ``ok`` (called final_answer), ``max_steps``, ``failed``."""
+    name: ClassVar[str] = "status"
 
     def apply(self, trajectory: Trajectory) -> Trajectory | None:
         return trajectory if trajectory.status in self.allowed else None
@@ -96,8 +95,10 @@ class CorrectnessFilter:
     """
 
     min_score: float = 1.0
+    """Lowest score kept (1.0: exactly right; e.g. 0.5 for F1-scored QA)."""
     use_metrics: bool = True
-    name: str = "correct"
+    """Re-score with evaluation's metrics (False: trust the stored score)."""
+    name: ClassVar[str] = "correct"
 
     def apply(self, trajectory: Trajectory) -> Trajectory | None:
         score = rescore(trajectory) if self.use_metrics else None
@@ -116,7 +117,8 @@ class ParseErrorFilter:
     """Drop episodes with more than ``max_errors`` parse-error observations (0: any parse error)."""
 
     max_errors: int = 0
-    name: str = "parse_errors"
+    """Parse-error observations allowed per episode."""
+    name: ClassVar[str] = "parse_errors"
 
     def apply(self, trajectory: Trajectory) -> Trajectory | None:
         return trajectory if trajectory.parse_errors <= self.max_errors else None
@@ -127,7 +129,8 @@ class MaxStepsFilter:
     """Drop episodes that took more than ``max_steps`` agent steps."""
 
     max_steps: int
-    name: str = "max_steps"
+    """Most agent steps kept."""
+    name: ClassVar[str] = "max_steps"
 
     def apply(self, trajectory: Trajectory) -> Trajectory | None:
         return trajectory if trajectory.agent_steps <= self.max_steps else None
@@ -142,22 +145,43 @@ class LengthFilter:
     """
 
     max_chars: int | None = None
+    """Most characters over all messages."""
     max_tokens: int | None = None
+    """Most tokens over all messages (needs ``tokenizer``, or ``count_tokens`` from Python)."""
+    tokenizer: str | None = None
+    """Tokenizer counting ``max_tokens``: a path, a hub id, or ``default`` (loaded on first use)."""
     count_tokens: Callable[[str], int] | None = None
-    name: str = "length"
+    name: ClassVar[str] = "length"
 
     def __post_init__(self) -> None:
-        if self.max_tokens is not None and self.count_tokens is None:
-            raise ValueError("LengthFilter(max_tokens=...) needs count_tokens (a tokenizer)")
+        if self.max_tokens is not None and self.count_tokens is None and self.tokenizer is None:
+            raise FieldError(
+                "max_tokens", "needs a tokenizer (LengthFilter(tokenizer=...) or count_tokens=...)"
+            )
 
     def apply(self, trajectory: Trajectory) -> Trajectory | None:
         if self.max_chars is not None and char_count(trajectory) > self.max_chars:
             return None
+        if self.max_tokens is not None and self.count_tokens is None and self.tokenizer is not None:
+            self.count_tokens = tokenizer_counter(self.tokenizer)
         if self.max_tokens is not None and self.count_tokens is not None:
             tokens = sum(self.count_tokens(m.content) for m in trajectory.messages)
             if tokens > self.max_tokens:
                 return None
         return trajectory
+
+
+def tokenizer_counter(name: str) -> Callable[[str], int]:
+    """Token counting with a Hugging Face tokenizer (path, hub id, or ``default``: the packaged model's)."""
+    from agentdistill.models.weights import local_model_path
+
+    try:
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(local_model_path(name, purpose="tokenized"))
+    except Exception as e:
+        raise AgentDistillError(f"could not load tokenizer {name!r}: {type(e).__name__}: {e}") from None
+    return lambda text: len(tok(text, add_special_tokens=False)["input_ids"])
 
 
 def content_key(trajectory: Trajectory) -> str:
@@ -173,8 +197,8 @@ def content_key(trajectory: Trajectory) -> str:
 class DedupFilter:
     """Drop exact repeats: same task id and same assistant messages as an earlier episode."""
 
-    name: str = "dedup"
-    _seen: set[str] = dataclasses.field(default_factory=set, repr=False)
+    name: ClassVar[str] = "dedup"
+    _seen: set[str] = dataclasses.field(default_factory=set, repr=False, init=False)
 
     def apply(self, trajectory: Trajectory) -> Trajectory | None:
         key = content_key(trajectory)
@@ -189,8 +213,9 @@ class PerTaskFilter:
     """Keep at most ``k`` episodes per task id (the first ones met), so no task dominates training."""
 
     k: int
-    name: str = "per_task"
-    _counts: Counter[str] = dataclasses.field(default_factory=Counter, repr=False)
+    """Episodes kept per task."""
+    name: ClassVar[str] = "per_task"
+    _counts: Counter[str] = dataclasses.field(default_factory=Counter, repr=False, init=False)
 
     def apply(self, trajectory: Trajectory) -> Trajectory | None:
         if self._counts[trajectory.task.id] >= self.k:
@@ -217,9 +242,6 @@ def evaluation_questions(data_dir: str | Path | None = None) -> EvaluationQuesti
     bundled samples. ``data_dir`` defaults to ``$AGENTDISTILL_DATA_DIR``, else the bundled samples (a
     few rows per set: fine for a demo, not a real decontamination; use a full copy such as ../shared/data).
     """
-    from agentdistill.evaluation.decontamination import eval_questions
-    from agentdistill.evaluation.registry import list_benchmarks, resolve_data_dir
-
     root, bundled = resolve_data_dir(data_dir)
     sources: list[str] = []
     missing: list[str] = []
@@ -233,16 +255,23 @@ def evaluation_questions(data_dir: str | Path | None = None) -> EvaluationQuesti
 
 @dataclasses.dataclass
 class DecontaminationFilter:
-    """Drop episodes whose task question (normalised) is a question of an evaluation set."""
+    """Drop episodes whose task question (normalised) is a question of an evaluation set.
 
-    questions: set[str]
-    name: str = "decontaminate"
+    ``questions`` defaults to every registered evaluation split found in ``data_dir`` (read on first use).
+    """
+
+    questions: set[str] | None = None
+    data_dir: str | None = None
+    """Benchmark data directory (default ``$AGENTDISTILL_DATA_DIR``, else the bundled samples)."""
+    name: ClassVar[str] = "decontaminate"
 
     @classmethod
     def from_registry(cls, data_dir: str | Path | None = None) -> DecontaminationFilter:
         return cls(evaluation_questions(data_dir).questions)
 
     def apply(self, trajectory: Trajectory) -> Trajectory | None:
+        if self.questions is None:
+            self.questions = evaluation_questions(self.data_dir).questions
         return None if normalize_question(trajectory.task.question) in self.questions else trajectory
 
 
@@ -297,6 +326,79 @@ class FilterPipeline:
         return {"total": self.total, "kept": self.kept, "filters": [c.to_dict() for c in self.counts]}
 
 
+FILTERS: Registry[type] = Registry(
+    "filter",
+    {
+        "failed": FailedFilter,
+        "status": StatusFilter,
+        "parse_errors": ParseErrorFilter,
+        "max_steps": MaxStepsFilter,
+        "length": LengthFilter,
+        "correct": CorrectnessFilter,
+        "decontaminate": DecontaminationFilter,
+        "dedup": DedupFilter,
+        "per_task": PerTaskFilter,
+    },
+    error=ConfigError,
+)
+"""Filters by name; each is a dataclass whose fields are its arguments (``apply(trajectory)`` keeps or drops)."""
+
+
+@dataclasses.dataclass
+class FilterSpec:
+    """One step of a filter pipeline as data, like lm-evaluation-harness's ``filter_list``: a registered
+    filter's name and its arguments. In YAML a bare name (``- dedup``) or a mapping
+    (``- {name: per_task, k: 2}``); the arguments are checked against the filter's fields when the config
+    loads, before any stage runs."""
+
+    name: str
+    """A name in :data:`FILTERS` (``failed``, ``correct``, ``parse_errors``, ``dedup``, ...)."""
+    args: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The filter's own fields (``min_score``, ``max_errors``, ``k``, ...)."""
+
+    def __post_init__(self) -> None:
+        if self.name not in FILTERS:
+            raise FieldError("name", str(FILTERS.unknown(self.name)))
+
+    @classmethod
+    def from_config_value(cls, value: Any, where: str) -> FilterSpec:
+        """Read ``"dedup"`` or ``{"name": "per_task", "k": 2}`` and check the arguments."""
+        if isinstance(value, str):
+            name, args = value, {}
+        elif isinstance(value, dict) and isinstance(value.get("name"), str):
+            args = {k: v for k, v in value.items() if k != "name"}
+            if set(args) == {"args"} and isinstance(args["args"], dict):  # the dumped form {name, args}
+                args = dict(args["args"])
+            name = value["name"]
+        else:
+            raise ConfigError(
+                f"{where}: expected a filter name or a mapping with 'name' (e.g. {{name: per_task, k: 2}}), "
+                f"got {value!r}"
+            )
+        if name not in FILTERS:
+            raise ConfigError(f"{where}: {FILTERS.unknown(name)}")
+        spec = cls(name, args)
+        spec.build(where=where)  # validates the arguments; filters defer their expensive setup to use
+        return spec
+
+    def build(self, *, where: str = "filter", **context: Any) -> TrajectoryFilter:
+        """A fresh filter; ``context`` (e.g. ``data_dir``) fills fields the arguments leave unset."""
+        filter_cls = FILTERS.get(self.name)
+        fields = {f.name for f in dataclasses.fields(filter_cls) if f.init}
+        defaults = {k: v for k, v in context.items() if k in fields and k not in self.args and v is not None}
+        return from_dict(filter_cls, {**defaults, **self.args}, where=f"{where}.{self.name}")
+
+
+def default_filter_specs() -> list[FilterSpec]:
+    """The pipeline's default chain: drop crashed episodes, keep correct ones, decontaminate, deduplicate."""
+    return [FilterSpec(n) for n in ("failed", "correct", "decontaminate", "dedup")]
+
+
+def build_filter_chain(specs: Iterable[FilterSpec], **context: Any) -> list[TrajectoryFilter]:
+    """Fresh filters for a list of specs, in order (``context`` as for :meth:`FilterSpec.build`)."""
+    return [spec.build(**context) for spec in specs]
+
+
 def build_filters(
     *,
     drop_failed: bool = True,
@@ -327,7 +429,7 @@ def build_filters(
     if max_steps is not None:
         filters.append(MaxStepsFilter(max_steps))
     if max_chars is not None or max_tokens is not None:
-        filters.append(LengthFilter(max_chars, max_tokens, count_tokens))
+        filters.append(LengthFilter(max_chars=max_chars, max_tokens=max_tokens, count_tokens=count_tokens))
     if correct or min_score is not None:
         filters.append(CorrectnessFilter(1.0 if min_score is None else min_score, use_metrics))
     if decontaminate:

@@ -26,7 +26,9 @@ from pydantic import ValidationError
 from agentdistill.agents.parsing import parse_action
 from agentdistill.errors import AgentDistillError
 from agentdistill.jsonl import iter_jsonl_objects
+from agentdistill.registry import Registry
 from agentdistill.schema import AgentInfo, Message, Task, Trajectory, TrajectoryStats
+from agentdistill.tasks.registry import list_benchmarks
 from agentdistill.trajectories.store import write_jsonl
 
 ExportFormat = Literal["hf", "openai", "sharegpt"]
@@ -124,6 +126,42 @@ def from_hf_dataset(dataset: Iterable[dict[str, Any]]) -> Iterator[Trajectory]:
         yield Trajectory.from_json(row["trajectory"], source="dataset", line=i)
 
 
+def _export_hf(trajectories: Iterable[Trajectory], out: Path, *, push: str | None, private: bool) -> int:
+    """A ``datasets`` folder (``save_to_disk``), optionally pushed to the hub."""
+    if push and os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise ExportError(f"cannot push to {push}: HF_HUB_OFFLINE is set (unset it, or drop --push)")
+    ds = to_hf_dataset(trajectories)
+    ds.save_to_disk(str(out))
+    if push:
+        try:
+            ds.push_to_hub(push, private=private)
+        except Exception as e:  # network, auth, permissions: say what failed, not a traceback
+            raise ExportError(
+                f"saved to {out}, but pushing to {push} failed: {type(e).__name__}: {e}"
+            ) from None
+    return len(ds)
+
+
+def _jsonl_exporter(convert: Callable[[Trajectory], dict[str, Any]]) -> Exporter:
+    def export(trajectories: Iterable[Trajectory], out: Path, *, push: str | None, private: bool) -> int:
+        if push:
+            raise ExportError("--push works with --format hf only")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return write_jsonl(out, (convert(t) for t in trajectories))
+
+    return export
+
+
+Exporter = Callable[..., int]
+EXPORTERS: Registry[Exporter] = Registry(
+    "export format",
+    {"hf": _export_hf, "openai": _jsonl_exporter(to_openai), "sharegpt": _jsonl_exporter(to_sharegpt)},
+    error=ExportError,
+)
+"""Export formats by name: ``(trajectories, out, *, push, private) -> rows written``."""
+EXPORT_FORMATS: tuple[str, ...] = tuple(EXPORTERS.names())
+
+
 def export_trajectories(
     trajectories: Iterable[Trajectory],
     out: str | Path,
@@ -137,27 +175,7 @@ def export_trajectories(
     ``push`` (``hf`` only) also uploads the dataset to that hub repository; it needs network and a
     token, and fails with a clear message when ``HF_HUB_OFFLINE`` is set. Returns the row count.
     """
-    out = Path(out)
-    if fmt not in EXPORT_FORMATS:
-        raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
-    if push and fmt != "hf":
-        raise ExportError("--push works with --format hf only")
-    if fmt == "hf":
-        if push and os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-            raise ExportError(f"cannot push to {push}: HF_HUB_OFFLINE is set (unset it, or drop --push)")
-        ds = to_hf_dataset(trajectories)
-        ds.save_to_disk(str(out))
-        if push:
-            try:
-                ds.push_to_hub(push, private=private)
-            except Exception as e:  # network, auth, permissions: say what failed, not a traceback
-                raise ExportError(
-                    f"saved to {out}, but pushing to {push} failed: {type(e).__name__}: {e}"
-                ) from None
-        return len(ds)
-    convert: Callable[[Trajectory], dict[str, Any]] = to_openai if fmt == "openai" else to_sharegpt
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return write_jsonl(out, (convert(t) for t in trajectories))
+    return EXPORTERS.get(fmt)(trajectories, Path(out), push=push, private=private)  # type: ignore[no-any-return]
 
 
 # -- import: shared -------------------------------------------------------------------------------
@@ -412,12 +430,7 @@ _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 def _benchmark_from_name(stem: str) -> str:
     """A registered benchmark named in a file name (``r1searcher_bamboogle_...`` -> bamboogle)."""
-    try:
-        from agentdistill.evaluation.registry import list_benchmarks
-
-        names = sorted((b.name for b in list_benchmarks()), key=len, reverse=True)
-    except ImportError:
-        names = []
+    names = sorted((b.name for b in list_benchmarks()), key=len, reverse=True)
     return next((n for n in names if n in stem.lower()), stem)
 
 
@@ -483,14 +496,14 @@ def import_r1_searcher(
         )
 
 
-IMPORTERS: dict[str, Callable[..., Iterator[Trajectory]]] = {
-    "agent-distillation": import_agent_distillation,
-    "r1-searcher": import_r1_searcher,
-}
+IMPORTERS: Registry[Callable[..., Iterator[Trajectory]]] = Registry(
+    "import format",
+    {"agent-distillation": import_agent_distillation, "r1-searcher": import_r1_searcher},
+    error=ImportFormatError,
+)
+"""Foreign trajectory formats by name: ``(path, **options) -> Iterator[Trajectory]``."""
 
 
 def import_trajectories(path: str | Path, fmt: str, **kwargs: Any) -> Iterator[Trajectory]:
-    """Trajectories from a foreign file in format ``fmt`` (a key of :data:`IMPORTERS`)."""
-    if fmt not in IMPORTERS:
-        raise ImportFormatError(f"unknown import format {fmt!r}; choose one of {', '.join(IMPORTERS)}")
-    return IMPORTERS[fmt](path, **kwargs)
+    """Trajectories from a foreign file in format ``fmt`` (a name in :data:`IMPORTERS`)."""
+    return IMPORTERS.get(fmt)(path, **kwargs)

@@ -6,72 +6,71 @@ from typing import Annotated
 
 import typer
 
+from agentdistill.cli_options import ConfigFlags, config_yaml, print_config_option, set_option
+from agentdistill.trajectories.config import GenerateConfig
+
+# flag -> GenerateConfig field; every other field is reachable with --set
+GENERATE_FLAGS = ConfigFlags(
+    GenerateConfig,
+    {
+        "teacher": "teacher.spec",
+        "tasks": "tasks",
+        "out": "out",
+        "mode": "mode",
+        "first_thought_prefix": "agent.first_thought_prefix",
+        "reflection": "agent.reflection",
+        "student": "student.spec",
+        "concurrency": "concurrency",
+        "samples_per_task": "samples_per_task",
+        "max_steps": "agent.max_steps",
+        "temperature": "agent.temperature",
+        "seed": "seed",
+        "sandbox": "sandbox.backend",
+        "index": "retrieval.index",
+        "data_dir": "data_dir",
+        "overwrite": "overwrite",
+    },
+)
+
+
+_opt = GENERATE_FLAGS.option
+
 
 def generate_command(
-    teacher: Annotated[
-        str | None, typer.Option(help="Teacher model spec (default: the packaged model).")
-    ] = None,
-    tasks: Annotated[
-        list[str] | None,
-        typer.Option("--tasks", help="Task spec, repeatable: gsm8k[:50], hotpotqa:train[:100], file.jsonl"),
-    ] = None,
-    out: Annotated[str | None, typer.Option(help="Trajectory directory (resumed if it exists).")] = None,
-    mode: Annotated[str | None, typer.Option(help="agent, cot or cot-rag.")] = None,
+    teacher: Annotated[str | None, _opt("teacher")] = None,
+    tasks: Annotated[list[str] | None, _opt("tasks", "--tasks", note="Repeatable.")] = None,
+    out: Annotated[str | None, _opt("out")] = None,
+    mode: Annotated[str | None, _opt("mode")] = None,
     first_thought_prefix: Annotated[
-        bool | None,
-        typer.Option(
-            "--first-thought-prefix/--no-first-thought-prefix",
-            help="Teacher's CoT first paragraph starts the first Thought.",
-        ),
+        bool | None, _opt("first_thought_prefix", "--first-thought-prefix/--no-first-thought-prefix")
     ] = None,
-    reflection: Annotated[str | None, typer.Option(help="STeP reflection: off, self or student.")] = None,
-    student: Annotated[
-        str | None, typer.Option(help="Student model spec (reflection source 'student').")
+    reflection: Annotated[str | None, _opt("reflection")] = None,
+    student: Annotated[str | None, _opt("student", note="(reflection source 'student').")] = None,
+    concurrency: Annotated[int | None, _opt("concurrency")] = None,
+    samples_per_task: Annotated[int | None, _opt("samples_per_task")] = None,
+    max_steps: Annotated[int | None, _opt("max_steps")] = None,
+    temperature: Annotated[float | None, _opt("temperature")] = None,
+    seed: Annotated[int | None, _opt("seed")] = None,
+    sandbox: Annotated[
+        str | None, _opt("sandbox", "--sandbox", note="local | docker | unsafe-local.")
     ] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Episodes in flight.")] = None,
-    samples_per_task: Annotated[int | None, typer.Option(help="Episodes per task.")] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Agent steps per episode.")] = None,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Sampling and task-sampling seed.")] = None,
-    sandbox: Annotated[str | None, typer.Option(help="Sandbox backend: local or docker.")] = None,
-    index: Annotated[
-        str | None, typer.Option(help="Index directory behind web_search ('demo': bundled).")
-    ] = None,
-    data_dir: Annotated[
-        str | None, typer.Option(help="Benchmark data directory (laid out like shared/data).")
-    ] = None,
+    index: Annotated[str | None, _opt("index", "--index")] = None,
+    data_dir: Annotated[str | None, _opt("data_dir")] = None,
     config: Annotated[str | None, typer.Option(help="YAML GenerateConfig; flags override it.")] = None,
-    overwrite: Annotated[
-        bool, typer.Option(help="Start over instead of resuming an existing directory.")
-    ] = False,
+    set_: Annotated[list[str] | None, set_option()] = None,
+    print_config: Annotated[bool, print_config_option()] = False,
+    overwrite: Annotated[bool, _opt("overwrite", "--overwrite")] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
 ) -> None:
     """Run a teacher (or student + teacher checks) over tasks and stream trajectories to JSONL shards."""
     from rich.console import Console
 
-    from agentdistill.config import load_config
-    from agentdistill.trajectories.config import GenerateConfig
     from agentdistill.trajectories.runner import generate
 
-    overrides = {
-        "teacher.spec": teacher,
-        "tasks": tasks or None,
-        "out": out,
-        "mode": mode,
-        "agent.first_thought_prefix": first_thought_prefix,
-        "agent.reflection": reflection,
-        "student.spec": student,
-        "concurrency": concurrency,
-        "samples_per_task": samples_per_task,
-        "agent.max_steps": max_steps,
-        "agent.temperature": temperature,
-        "seed": seed,
-        "sandbox.backend": sandbox,
-        "retrieval.index": index,
-        "data_dir": data_dir,
-        "overwrite": overwrite or None,
-    }
-    cfg = load_config(GenerateConfig, config, overrides)
+    cfg = GENERATE_FLAGS.load(config, {**locals(), "overwrite": overwrite or None}, set_)
+    if print_config:
+        typer.echo(config_yaml(cfg), nl=False)
+        return
     summary = generate(cfg, progress=not no_progress)
     Console().print(
         f"{summary.written} episodes written ({summary.skipped} already done, {summary.failed} failed), "

@@ -28,6 +28,8 @@ from rich.progress import (
 from agentdistill.config import to_dict
 from agentdistill.errors import AgentDistillError
 from agentdistill.schema import Task, Trajectory
+from agentdistill.tasks.metrics import is_success
+from agentdistill.tasks.specs import load_tasks
 from agentdistill.trajectories.config import GenerateConfig
 from agentdistill.trajectories.manifest import record_run, update_last_run
 from agentdistill.trajectories.store import SHARD_GLOB, TrajectoryStore
@@ -46,7 +48,7 @@ class GenerateSummary:
     """Already stored from an earlier run."""
     written: int
     succeeded: int
-    """Written episodes with a correct answer (score >= 0.5)."""
+    """Written episodes with a correct answer (:func:`~agentdistill.tasks.metrics.is_success`)."""
     failed: int
     """Written episodes whose run itself failed (status failed)."""
     completion_tokens: int
@@ -55,8 +57,6 @@ class GenerateSummary:
 
 def load_task_list(config: GenerateConfig) -> list[Task]:
     """The tasks of all specs, in order, with duplicate ids (same task named twice) dropped."""
-    from agentdistill.evaluation.tasks import load_tasks
-
     if not config.tasks:
         raise AgentDistillError("no tasks given: pass --tasks SPEC (e.g. gsm8k[:20] or hotpotqa:train[:100])")
     seen: set[str] = set()
@@ -69,19 +69,10 @@ def load_task_list(config: GenerateConfig) -> list[Task]:
     return tasks
 
 
-def web_search_tool(config: GenerateConfig) -> Any:
-    """The ``web_search`` tool over the configured index (built on first use for ``demo``)."""
-    from agentdistill.tools.retriever import IndexRetriever
-    from agentdistill.tools.search_tool import make_web_search
-
-    retriever = IndexRetriever.from_config(config.retrieval)
-    return make_web_search(retriever, k=config.retrieval.k, max_chars=config.retrieval.max_chars)
-
-
 @contextlib.asynccontextmanager
 async def _models(config: GenerateConfig):
     """The teacher (and student) models, served by vLLM for the run if the config asks."""
-    from agentdistill.models.specs import open_chat_model
+    from agentdistill.models.loading import open_chat_model
 
     with contextlib.ExitStack() as stack:
         teacher = await asyncio.to_thread(stack.enter_context, open_chat_model(config.teacher))
@@ -91,50 +82,35 @@ async def _models(config: GenerateConfig):
         yield teacher, student
 
 
-def build_solver(config: GenerateConfig, teacher: Any, student: Any, tasks: list[Task]) -> Solver:
-    """The function that turns a task into a trajectory for the configured mode."""
-    needs_search = any(t.domain == "qa" for t in tasks)
-    if config.mode == "agent":
-        from agentdistill.agents.codeact import CodeActAgent
+def build_solver(config: GenerateConfig, teacher: Any, student: Any) -> Solver:
+    """The registered solver of ``config.mode`` that turns (task, sample k) into episode ``<task id>#<k>``.
 
-        tools = {"web_search": web_search_tool(config)} if needs_search else {}
-        if config.agent.reflection == "student":
-            if student is None:
-                raise AgentDistillError(
-                    "--reflection student needs --student SPEC (the model whose rollouts are checked)"
-                )
-            agent = CodeActAgent(
-                student, config.agent, sandbox=config.sandbox, tools=tools, teacher=teacher, role="student"
-            )
-        else:
-            agent = CodeActAgent(teacher, config.agent, sandbox=config.sandbox, tools=tools, role="teacher")
-        return lambda task, k: agent.arun(task, sample=k)
-    from agentdistill.evaluation.solvers import SolverContext, make_solver
-    from agentdistill.models.base import GenerationParams
+    With reflection source ``student`` the student acts and the teacher checks it; otherwise the teacher
+    acts. Host tools are built when a task first needs them.
+    """
+    from agentdistill.agents.solvers import SolverContext, make_solver
 
-    retriever = None
-    if config.mode == "cot-rag":
-        from agentdistill.tools.retriever import IndexRetriever
-
-        retriever = IndexRetriever.from_config(config.retrieval)
-    cfg = config.agent
+    acting_student = config.mode == "agent" and config.agent.reflection == "student"
+    if acting_student and student is None:
+        raise AgentDistillError(
+            "--reflection student needs --student SPEC (the model whose rollouts are checked)"
+        )
     context = SolverContext(
-        model=teacher,
-        model_spec=config.teacher.spec,
-        role="teacher",
-        params=GenerationParams(max_tokens=cfg.max_tokens, temperature=cfg.temperature, top_p=cfg.top_p),
-        retriever=retriever,
-        top_k=config.retrieval.k,
+        model=student if acting_student else teacher,
+        model_spec=(config.student.spec if acting_student and config.student else config.teacher.spec),
+        role="student" if acting_student else "teacher",
+        agent=config.agent,
+        sandbox=config.sandbox,
+        retrieval=config.retrieval,
+        teacher=teacher if acting_student else None,
     )
-    per_sample: dict[int, Any] = {}
+    solver = make_solver(config.mode, context)
 
     async def solve(task: Task, k: int) -> Trajectory:
-        if k not in per_sample:  # sample k draws with its own seed
-            per_sample[k] = make_solver(config.mode, dataclasses.replace(context, seed=config.seed + k))
-        traj = await per_sample[k](task)
+        traj = await solver(task, sample=k)
         score = traj.score
         if score is None and traj.final_answer is not None and task.answer is not None:
-            from agentdistill.evaluation.metrics import score as score_fn
+            from agentdistill.tasks.metrics import score as score_fn
 
             score = float(score_fn(task, traj.final_answer)["score"])
         return traj.model_copy(update={"id": f"{task.id}#{k}", "score": score})
@@ -158,7 +134,7 @@ async def agenerate(config: GenerateConfig, *, progress: bool = True) -> Generat
         counts = {"written": 0, "ok": 0, "failed": 0, "tokens": 0}
         if todo:
             async with _models(config) as (teacher, student):
-                solve = build_solver(config, teacher, student, tasks)
+                solve = build_solver(config, teacher, student)
                 await _run_all(
                     todo, solve, store, config.concurrency, counts, progress, len(episodes) - len(todo)
                 )
@@ -209,7 +185,7 @@ async def _run_all(
                     traj = _failed(task, k, e)
             store.append(traj)
             counts["written"] += 1
-            counts["ok"] += int((traj.score or 0) >= 0.5)
+            counts["ok"] += int(is_success(traj.score))
             counts["failed"] += int(traj.status == "failed")
             counts["tokens"] += traj.stats.completion_tokens
             elapsed = max(time.monotonic() - start, 1e-6)

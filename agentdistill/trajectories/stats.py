@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from agentdistill.schema import Trajectory
-from agentdistill.trajectories.filters import SUCCESS_THRESHOLD, char_count
+from agentdistill.tasks.metrics import SUCCESS_THRESHOLD, is_success
+from agentdistill.trajectories.filters import char_count
 
 DISTRIBUTION_FIELDS = (
     "steps",
@@ -142,7 +143,7 @@ def compute_stats(trajectories: Iterable[Trajectory]) -> TrajectorySetStats:
         out.with_reflection += any(m.kind == "reflection" for m in t.messages)
         out.trained_messages += sum(m.train for m in t.messages)
         out.masked_assistant_messages += sum(m.role == "assistant" and not m.train for m in t.messages)
-        success = t.score is not None and t.score >= SUCCESS_THRESHOLD
+        success = is_success(t.score)
         if t.score is not None:
             out.scored += 1
             out.successes += success

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from agentdistill.agents.parsing import parse_action
 from agentdistill.schema import Message, Trajectory
-from agentdistill.trajectories.filters import SUCCESS_THRESHOLD, rescore
+from agentdistill.tasks.metrics import is_success
+from agentdistill.trajectories.filters import rescore
 from agentdistill.trajectories.store import iter_trajectories
 
 
@@ -135,12 +136,10 @@ def _score_pill(t: Trajectory) -> str:
     if t.score is None:
         out = '<span class="pill none">unscored</span>'
     else:
-        out = (
-            f'<span class="pill {"ok" if t.score >= SUCCESS_THRESHOLD else "bad"}">score {t.score:.2f}</span>'
-        )
+        out = f'<span class="pill {"ok" if is_success(t.score) else "bad"}">score {t.score:.2f}</span>'
     metric = rescore(t)
     if metric is not None and metric != t.score:
-        cls = "ok" if metric >= SUCCESS_THRESHOLD else "bad"
+        cls = "ok" if is_success(metric) else "bad"
         out += f' <span class="pill {cls} rescored" title="re-scored with evaluation metrics">metrics {metric:.2f}</span>'
     return out
 
@@ -226,7 +225,7 @@ def _steps(t: Trajectory) -> tuple[str, str]:
 
 def render_episode(t: Trajectory) -> str:
     """One ``<section class="episode">`` for a trajectory."""
-    correct = t.score is not None and t.score >= SUCCESS_THRESHOLD
+    correct = is_success(t.score)
     system, steps = _steps(t)
     n_steps = t.agent_steps
     meta = " ".join(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from agentdistill.agents.config import AgentConfig
 from agentdistill.evaluation.config import EvalConfig
-from agentdistill.evaluation.pipeline import run_eval
+from agentdistill.evaluation.run import run_eval
 
 from .scripted import ScriptedModel, step
 
@@ -14,7 +15,9 @@ def test_eval_agent_mode_with_self_consistency(tmp_path, sandbox_config):
     # gsm8k bundled sample: the scripted agent answers 18 to everything; 3 candidates per step.
     model = ScriptedModel([[step("a", "final_answer(18)"), step("b", "final_answer(17)"),
                             step("c", "final_answer(18.0)")]] * 2)  # fmt: skip
-    config = EvalConfig(benchmarks=["gsm8k[:2]"], out=str(tmp_path / "eval"), mode="agent", sag=3)
+    config = EvalConfig(
+        benchmarks=["gsm8k[:2]"], out=str(tmp_path / "eval"), mode="agent", agent=AgentConfig(n_candidates=3)
+    )
     result = run_eval(config, model=model, progress=False)
     preds = [json.loads(line) for line in (tmp_path / "eval" / "predictions.jsonl").read_text().splitlines()]
     assert len(preds) == 2 and all(p["final_answer"] == "18" for p in preds)

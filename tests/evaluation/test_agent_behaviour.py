@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+from agentdistill.agents.config import AgentConfig
 from agentdistill.evaluation.config import EvalConfig
-from agentdistill.evaluation.pipeline import run_eval
 from agentdistill.evaluation.report import write_report
+from agentdistill.evaluation.run import run_eval
 from agentdistill.evaluation.summary import agent_behaviour
 from agentdistill.schema import AgentInfo, Message, Task, Trajectory
 
@@ -35,7 +36,12 @@ def never_finishes(conv):
 
 def run(tmp_path, name, reply, sandbox_config):
     cfg = EvalConfig(
-        benchmarks=["gsm8k[:2]"], out=str(tmp_path / name), mode="agent", max_steps=2, plots=False, name=name
+        benchmarks=["gsm8k[:2]"],
+        out=str(tmp_path / name),
+        mode="agent",
+        agent=AgentConfig(max_steps=2),
+        plots=False,
+        name=name,
     )
     return run_eval(cfg, model=ScriptedChatModel(reply), progress=False)
 

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from agentdistill.agents.config import AgentConfig
 from agentdistill.evaluation.config import EvalConfig
-from agentdistill.evaluation.pipeline import run_eval
 from agentdistill.evaluation.report import write_report
+from agentdistill.evaluation.run import run_eval
 from agentdistill.schema import read_trajectories
+from agentdistill.tools.retrieval.config import RetrievalConfig
 
 from .scripted import CountingModel
 
@@ -43,7 +45,7 @@ def test_cot_and_cot_rag_runs_resume_and_report(tmp_path, model, monkeypatch):
         benchmarks=["hotpotqa[:3]", "gsm8k[:3]"],
         out=str(tmp_path / "cot"),
         mode="cot",
-        max_tokens=32,
+        agent=AgentConfig(max_tokens=32),
         concurrency=6,
     )
     result = run_eval(cot, model=model, progress=False)
@@ -76,8 +78,8 @@ def test_cot_and_cot_rag_runs_resume_and_report(tmp_path, model, monkeypatch):
         benchmarks=["hotpotqa:distractor[:1]"],
         out=str(tmp_path / "rag"),
         mode="cot-rag",
-        max_tokens=32,
-        top_k=3,
+        agent=AgentConfig(max_tokens=32),
+        retrieval=RetrievalConfig(k=3),
     )
     run_eval(rag, model=model, progress=False)
     assert model.calls == 7

@@ -14,7 +14,7 @@ SCRIPT = textwrap.dedent(
     """
     import asyncio, sys, time
     from agentdistill.evaluation.runner import evaluate
-    from agentdistill.evaluation.tasks import load_tasks
+    from agentdistill.tasks.specs import load_tasks
     from agentdistill.schema import AgentInfo, Message, Trajectory
 
     async def solver(task):

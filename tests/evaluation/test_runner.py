@@ -10,13 +10,13 @@ import pytest
 from PIL import Image
 
 from agentdistill.agents.cot import CoTSolver, extract_final_answer
+from agentdistill.agents.solvers import SOLVERS, SolverContext, make_solver, register_solver
 from agentdistill.errors import AgentDistillError
 from agentdistill.evaluation.config import EvalConfig
 from agentdistill.evaluation.judge import Judge, parse_verdict
-from agentdistill.evaluation.pipeline import load_eval_tasks, run_eval
 from agentdistill.evaluation.report import write_report
+from agentdistill.evaluation.run import load_eval_tasks, run_eval
 from agentdistill.evaluation.runner import PREDICTIONS, evaluate, read_predictions
-from agentdistill.evaluation.solvers import SOLVERS, SolverContext, make_solver, register_solver
 from agentdistill.schema import read_trajectories
 
 from .scripted import ScriptedChatModel
@@ -253,7 +253,7 @@ def test_concurrency_is_bounded(tmp_path):
 
 def test_cli_eval_config_file_and_overrides(tmp_path, monkeypatch):
     from agentdistill.cli import main
-    from agentdistill.evaluation import pipeline
+    from agentdistill.evaluation import run as pipeline
 
     seen = []
 
@@ -263,12 +263,14 @@ def test_cli_eval_config_file_and_overrides(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pipeline, "run_eval", fake_run_eval)
     cfg = tmp_path / "eval.yaml"
-    cfg.write_text("benchmarks: ['gsm8k[:2]', 'hotpotqa']\nout: from-file\nmode: cot\nmax_tokens: 99\n")
+    cfg.write_text(
+        "benchmarks: ['gsm8k[:2]', 'hotpotqa']\nout: from-file\nmode: cot\nagent: {max_tokens: 99}\n"
+    )
     with pytest.raises(SystemExit) as e:
         main(["eval", "--config", str(cfg), "--max-tokens", "7", "--sag", "3"])
     assert e.value.code == 0
     (c,) = seen
-    assert (c.benchmarks, c.out, c.mode, c.max_tokens, c.sag) == (
+    assert (c.benchmarks, c.out, c.mode, c.agent.max_tokens, c.agent.n_candidates) == (
         ["gsm8k[:2]", "hotpotqa"],
         "from-file",
         "cot",

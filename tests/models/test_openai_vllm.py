@@ -9,8 +9,8 @@ import socket
 
 import pytest
 
-from agentdistill.config import ModelConfig, ServeConfig
 from agentdistill.models import GenerationParams, load_chat_model, open_chat_model
+from agentdistill.models.config import ModelConfig, ServeConfig
 
 from .conftest import COUNTING
 

@@ -19,7 +19,7 @@ MICRO = {
         "seed": 0,
         "agent": {"max_steps": 1, "max_tokens": 40, "final_max_tokens": 16, "reference_hint": True},
     },
-    "filter": {"correct": False},
+    "filters": ["failed", "decontaminate", "dedup"],
     "train": {
         "student": "default",
         "lora": True,
@@ -28,7 +28,7 @@ MICRO = {
         "gradient_accumulation_steps": 1,
         "max_length": 1536,
     },
-    "eval": {"benchmarks": ["gsm8k[:1]"], "mode": "cot", "max_tokens": 24, "concurrency": 2},
+    "eval": {"benchmarks": ["gsm8k[:1]"], "mode": "cot", "agent": {"max_tokens": 24}, "concurrency": 2},
 }
 
 
@@ -64,17 +64,18 @@ def test_micro_pipeline_end_to_end_and_resume(tmp_path, sandbox_config):
 
 
 def test_eval_serve_needs_a_servable_student(tmp_path):
-    from agentdistill.config import ServeConfig
     from agentdistill.errors import AgentDistillError
-    from agentdistill.pipeline import EvalStageConfig, PipelineConfig, run_pipeline
+    from agentdistill.evaluation.config import EvalConfig
+    from agentdistill.models.config import ModelConfig, ServeConfig
+    from agentdistill.pipeline import PipelineConfig
+    from agentdistill.training.config import TrainConfig
 
-    config = PipelineConfig(
-        run_dir=str(tmp_path / "run"),
-        train={"lora": True},
-        eval=EvalStageConfig(benchmarks=["gsm8k[:1]"], serve=ServeConfig()),
-    )
     with pytest.raises(AgentDistillError, match="merge: true"):
-        run_pipeline(config, progress=False)
+        PipelineConfig(
+            run_dir=str(tmp_path / "run"),
+            train=TrainConfig(lora=True),
+            eval=EvalConfig(benchmarks=["gsm8k[:1]"], model=ModelConfig(serve=ServeConfig())),
+        )
     assert not (tmp_path / "run" / "trajectories").exists()  # caught before the first stage
 
 
@@ -97,7 +98,12 @@ def test_micro_pipeline_served_by_vllm(tmp_path, sandbox_config):
             "teacher": {"spec": "default", "serve": serve},
         },
         "train": {**MICRO["train"], "lora": False},
-        "eval": {**MICRO["eval"], "mode": "agent", "max_steps": 1, "serve": serve},
+        "eval": {
+            **MICRO["eval"],
+            "mode": "agent",
+            "agent": {"max_tokens": 24, "max_steps": 1},
+            "model": {"serve": serve},
+        },
     }
     path = tmp_path / "served.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -76,7 +76,7 @@ def test_sigkill_of_the_host_leaves_nothing_behind(backend: str) -> None:
     assert not _host_processes_with(marker), "sandboxed processes outlived the SIGKILLed host"
     # What is left on disk / in the engine is removed by the next start's sweep.
     if backend == "docker":
-        from agentdistill.sandbox.docker_backend import docker_client
+        from agentdistill.sandbox.docker_engine import docker_client
 
         assert _containers(docker_client(None), info["container"]), "expected the dead host's container"
     cls = get_backend(backend)
@@ -100,7 +100,7 @@ def test_close_leaves_nothing_behind(backend: str) -> None:
         assert inst.cgroup is None or not any(d.exists() for d in inst.cgroup.dirs.values())  # type: ignore[union-attr]
         assert inst.proc.poll() is not None  # type: ignore[union-attr]
     else:
-        from agentdistill.sandbox.docker_backend import docker_client
+        from agentdistill.sandbox.docker_engine import docker_client
 
         assert not _containers(docker_client(None), inst.container.id)  # type: ignore[union-attr]
 

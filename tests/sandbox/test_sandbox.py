@@ -222,7 +222,7 @@ def test_huge_values_and_answers_are_capped(sandbox: Sandbox) -> None:
 def test_warm_pool_hands_out_started_workers(make_config) -> None:
     import dataclasses
 
-    from agentdistill.sandbox import base
+    from agentdistill.sandbox import pool as base
 
     cfg = dataclasses.replace(make_config(), warm_pool=1)
     try:

@@ -14,12 +14,12 @@ from agentdistill.sandbox import (
     SandboxConfig,
     SandboxError,
     SandboxUnavailable,
-    get_backend,
+    check_backend,
     seccomp,
     worker,
 )
-from agentdistill.sandbox.base import invoke_tool, tool_output
 from agentdistill.sandbox.owner import new_name, owner_alive, owner_tag
+from agentdistill.tools.host import invoke_tool, tool_output
 
 
 def test_frames_roundtrip_and_are_size_capped() -> None:
@@ -157,7 +157,7 @@ def test_missing_bubblewrap_fails_closed(monkeypatch) -> None:
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap") as info:
         Sandbox.open(SandboxConfig(backend="local"))
     assert "unsafe-local" in str(info.value)
-    ok, why = get_backend("local").check()
+    ok, why = check_backend("local")
     assert not ok and "bubblewrap" in why
 
 
@@ -167,7 +167,7 @@ def test_unknown_backend() -> None:
 
 
 def test_unsafe_local_is_explicit_and_works() -> None:
-    assert "NO isolation" in get_backend("unsafe-local").check()[1]
+    assert "NO isolation" in check_backend("unsafe-local")[1]
     with (
         pytest.warns(RuntimeWarning, match="WITHOUT isolation"),
         Sandbox.open(SandboxConfig(backend="unsafe-local"), tools={"double": lambda x: 2 * x}) as sb,

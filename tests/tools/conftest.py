@@ -23,7 +23,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def minilm():
     """The packaged default embedder, loaded once per session (about 5 s)."""
-    from agentdistill.tools.embedders import load_embedder
+    from agentdistill.tools.retrieval.embedders import load_embedder
 
     return load_embedder("default")
 

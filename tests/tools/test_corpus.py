@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agentdistill.tools.config import ChunkConfig
-from agentdistill.tools.corpus import (
+from agentdistill.tools.retrieval.config import ChunkConfig
+from agentdistill.tools.retrieval.corpus import (
     CorpusError,
     Passage,
     chunk,
@@ -43,7 +43,7 @@ def test_jsonl_defaults_and_flashrag_contents(tmp_path: Path) -> None:
 def test_malformed_jsonl_row_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "corpus.jsonl"
     path.write_text('{"id": "a", "text": "ok"}\n\n{"id": "b", "text": broken}\n', encoding="utf-8")
-    with pytest.raises(CorpusError, match=r"corpus\.jsonl:3: malformed JSON"):
+    with pytest.raises(CorpusError, match=r"corpus\.jsonl:3: invalid JSON"):
         list(read_source(path))
 
 
@@ -108,7 +108,7 @@ def test_json_list_streamed_with_line_numbers(tmp_path: Path) -> None:
 def test_json_parser_handles_values_across_read_blocks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from agentdistill.tools import corpus
+    from agentdistill.tools.retrieval import corpus
 
     monkeypatch.setattr(corpus, "_READ_CHARS", 7)  # every value straddles several reads
     rows = [{"title": f"T{i}", "text": "word " * (i + 3), "n": 12345 + i} for i in range(20)]
@@ -127,7 +127,7 @@ def test_json_mapping_of_title_to_sentences(tmp_path: Path) -> None:
 def test_malformed_json_list_names_line(tmp_path: Path) -> None:
     path = tmp_path / "corpus.json"
     path.write_text('[\n {"title": "A", "text": "a"},\n {"title": "B" "text": "b"}\n]', encoding="utf-8")
-    with pytest.raises(CorpusError, match=r"corpus\.json:3: malformed JSON"):
+    with pytest.raises(CorpusError, match=r"corpus\.json:3: invalid JSON"):
         list(read_source(path))
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agentdistill.tools.config import EmbedderConfig
-from agentdistill.tools.embedders import (
+from agentdistill.tools.retrieval.config import EmbedderConfig
+from agentdistill.tools.retrieval.embedders import (
     DEFAULT_MODEL_NAME,
     EmbedderError,
     HashingEmbedder,

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agentdistill.tools.config import EmbedderConfig, IndexConfig
-from agentdistill.tools.corpus import iter_corpus
-from agentdistill.tools.embedders import HashingEmbedder
-from agentdistill.tools.index import (
+from agentdistill.tools.retrieval.config import EmbedderConfig, IndexConfig
+from agentdistill.tools.retrieval.corpus import iter_corpus
+from agentdistill.tools.retrieval.embedders import HashingEmbedder
+from agentdistill.tools.retrieval.index import (
     BUILD_DIR,
     PROGRESS,
     EmbedderMismatchError,
@@ -25,7 +25,7 @@ from agentdistill.tools.index import (
     IndexLoadError,
     build_index,
 )
-from agentdistill.tools.lexical import LexicalError
+from agentdistill.tools.retrieval.lexical import LexicalError
 
 from .conftest import SMALL_CORPUS, write_jsonl
 
@@ -163,10 +163,10 @@ def test_killed_build_process_resumes(wiki_subset: Path, tmp_path: Path) -> None
     out = tmp_path / "idx"
     script = f"""
 import time
-from agentdistill.tools.config import EmbedderConfig, IndexConfig
-from agentdistill.tools.corpus import iter_corpus
-from agentdistill.tools.embedders import HashingEmbedder
-from agentdistill.tools.index import build_index
+from agentdistill.tools.retrieval.config import EmbedderConfig, IndexConfig
+from agentdistill.tools.retrieval.corpus import iter_corpus
+from agentdistill.tools.retrieval.embedders import HashingEmbedder
+from agentdistill.tools.retrieval.index import build_index
 
 class Slow(HashingEmbedder):
     def embed_passages(self, texts):
@@ -270,7 +270,7 @@ def test_bm25_and_hybrid_search(small_corpus: Path, tmp_path: Path) -> None:
 
 
 def test_reciprocal_rank_fusion() -> None:
-    from agentdistill.tools.lexical import reciprocal_rank_fusion
+    from agentdistill.tools.retrieval.lexical import reciprocal_rank_fusion
 
     fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1]], k=60)
     assert [row for row, _ in fused] == [1, 3, 2]

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from agentdistill.config import cache_dir
-from agentdistill.tools.config import IndexConfig
-from agentdistill.tools.corpus import fingerprint
-from agentdistill.tools.index import Index, build_index
+from agentdistill.tools.retrieval.config import IndexConfig
+from agentdistill.tools.retrieval.corpus import fingerprint
+from agentdistill.tools.retrieval.index import Index, build_index
 
 DEV_FILES = ("rpt_dev_distractor_300.jsonl", "rpt_dev_distractor_300b.jsonl", "rpt_dev_distractor_500.jsonl")
 

@@ -10,16 +10,16 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import BaseTool
 
-from agentdistill.tools.config import RetrievalConfig
-from agentdistill.tools.index import Index
-from agentdistill.tools.retriever import IndexRetriever
-from agentdistill.tools.search_tool import WebSearchTool, format_documents, make_web_search
+from agentdistill.tools.retrieval.config import RetrievalConfig
+from agentdistill.tools.retrieval.index import Index
+from agentdistill.tools.retrieval.retriever import IndexRetriever
+from agentdistill.tools.web_search import WebSearchTool, format_documents, make_web_search
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Index:
     """The bundled demo index, built with the default embedder into a private cache."""
-    from agentdistill.tools import demo as demo_module
+    from agentdistill.tools.retrieval import demo as demo_module
 
     cache = tmp_path_factory.mktemp("cache")
     with pytest.MonkeyPatch.context() as mp:
@@ -27,7 +27,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Index:
         index = demo_module.demo_index()
         assert index.path.is_relative_to(cache / "indexes")
         calls: list[object] = []
-        mp.setattr("agentdistill.tools.index._embed_shards", lambda *a, **k: calls.append(a))
+        mp.setattr("agentdistill.tools.retrieval.index._embed_shards", lambda *a, **k: calls.append(a))
         again = demo_module.demo_index()  # second use: loaded from the cache, nothing embedded
         assert calls == [] and again.path == index.path
         assert len(again) == len(index) == 443
@@ -56,8 +56,8 @@ DOCS = [
 
 
 def test_demo_questions_answerable_from_bundled_corpus() -> None:
-    from agentdistill.tools.corpus import read_source
-    from agentdistill.tools.demo import demo_corpus_path, demo_questions
+    from agentdistill.tools.retrieval.corpus import read_source
+    from agentdistill.tools.retrieval.demo import demo_corpus_path, demo_questions
 
     questions = list(demo_questions())
     titles = {p.title for p in read_source(demo_corpus_path())}
@@ -68,7 +68,7 @@ def test_demo_questions_answerable_from_bundled_corpus() -> None:
 
 
 def test_demo_index_finds_supporting_paragraphs(demo: Index) -> None:
-    from agentdistill.tools.demo import demo_questions
+    from agentdistill.tools.retrieval.demo import demo_questions
 
     questions = list(demo_questions())
     results = demo.search_batch([q["question"] for q in questions], k=5)
@@ -104,7 +104,9 @@ def test_retrieval_config_demo_uses_the_cached_demo_index(
     demo: Index, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AGENTDISTILL_CACHE", str(demo.path.parent.parent))
-    monkeypatch.setattr("agentdistill.tools.index._embed_shards", lambda *a, **k: pytest.fail("rebuilt"))
+    monkeypatch.setattr(
+        "agentdistill.tools.retrieval.index._embed_shards", lambda *a, **k: pytest.fail("rebuilt")
+    )
     retriever = IndexRetriever.from_config(RetrievalConfig(index="demo", k=2))
     assert retriever.index.path == demo.path
     assert len(retriever.invoke("Tinted Windows")) == 2
@@ -158,8 +160,8 @@ def test_format_documents_without_titles() -> None:
 
 
 def test_demo_dir_keyed_by_embedder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from agentdistill.tools.config import EmbedderConfig
-    from agentdistill.tools.demo import demo_index_dir
+    from agentdistill.tools.retrieval.config import EmbedderConfig
+    from agentdistill.tools.retrieval.demo import demo_index_dir
 
     monkeypatch.setenv("AGENTDISTILL_CACHE", str(tmp_path))
     default, other = demo_index_dir(), demo_index_dir(EmbedderConfig(model="hash:64"))

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 
 from agentdistill.errors import AgentDistillError
+from agentdistill.registry import Registry
+from agentdistill.tasks.transforms import ANSWER_TRANSFORMS
 
 Group = Literal["in_domain", "out_of_domain", "train", "other"]
 DATA_DIR_ENV = "AGENTDISTILL_DATA_DIR"
@@ -113,6 +115,10 @@ def _parse_entry(name: str, raw: dict[str, Any], where: str) -> Benchmark:
     for key in ("domain", "metric", "splits"):
         if key not in raw:
             raise BenchmarkError(f"{where}: benchmark {name!r} needs {key!r}")
+    from agentdistill.tasks.metrics import METRICS  # metrics import schema only; checked here, not at scoring
+
+    if raw["metric"] not in METRICS:
+        raise BenchmarkError(f"{where}: benchmark {name!r}: {METRICS.unknown(raw['metric'])}")
     fields = {**DEFAULT_FIELDS, **(raw.get("fields") or {})}
     meta = tuple(raw.get("metadata_fields") or ())
     splits: dict[str, Split] = {}
@@ -122,6 +128,9 @@ def _parse_entry(name: str, raw: dict[str, Any], where: str) -> Benchmark:
             raise BenchmarkError(f"{where}: {name}:{split_name} needs a list of 'files'")
         if unknown := set(s) - _SPLIT_KEYS:
             raise BenchmarkError(f"{where}: {name}:{split_name}: unknown key(s) {sorted(unknown)}")
+        transform = s.get("answer_transform", raw.get("answer_transform"))
+        if transform is not None and transform not in ANSWER_TRANSFORMS:
+            raise BenchmarkError(f"{where}: {name}:{split_name}: {ANSWER_TRANSFORMS.unknown(transform)}")
         splits[split_name] = Split(
             name=split_name,
             files=tuple(s["files"]),
@@ -129,7 +138,7 @@ def _parse_entry(name: str, raw: dict[str, Any], where: str) -> Benchmark:
             eval=bool(s.get("eval", True)),
             fields={**fields, **(s.get("fields") or {})},
             metadata_fields=tuple(s.get("metadata_fields", meta)),
-            answer_transform=s.get("answer_transform", raw.get("answer_transform")),
+            answer_transform=transform,
         )
     default_split = str(raw.get("default_split", next(iter(splits))))
     if default_split not in splits:
@@ -161,10 +170,15 @@ def parse_benchmarks(text: str, where: str) -> dict[str, Benchmark]:
     return {str(n): _parse_entry(str(n), e, where) for n, e in entries.items()}
 
 
+BENCHMARK_HINT = "or give a .json/.jsonl file path, or hf:<dataset id>"
+
+
 @functools.cache
-def _registry() -> dict[str, Benchmark]:
-    path = resources.files("agentdistill.evaluation") / "benchmarks.yaml"
-    return parse_benchmarks(path.read_text(encoding="utf-8"), "agentdistill/evaluation/benchmarks.yaml")
+def benchmark_registry() -> Registry[Benchmark]:
+    """The registered benchmarks: ``tasks/benchmarks.yaml``, then any added with :func:`register_benchmark`."""
+    path = resources.files("agentdistill.tasks") / "benchmarks.yaml"
+    found = parse_benchmarks(path.read_text(encoding="utf-8"), "agentdistill/tasks/benchmarks.yaml")
+    return Registry("benchmark", dict(found), error=BenchmarkError, hint=BENCHMARK_HINT)
 
 
 def load_benchmarks_file(path: str | Path) -> list[Benchmark]:
@@ -178,23 +192,17 @@ def load_benchmarks_file(path: str | Path) -> list[Benchmark]:
 
 def register_benchmark(benchmark: Benchmark) -> None:
     """Add or replace a benchmark definition for this process."""
-    _registry()[benchmark.name] = benchmark
+    benchmark_registry().register(benchmark.name, benchmark)
 
 
 def get_benchmark(name: str) -> Benchmark:
-    """A benchmark by name; an unknown name lists the registered ones."""
-    try:
-        return _registry()[name]
-    except KeyError:
-        raise BenchmarkError(
-            f"unknown benchmark {name!r}; registered: {', '.join(sorted(_registry()))} "
-            "(or give a .json/.jsonl file path, or hf:<dataset id>)"
-        ) from None
+    """A benchmark by name; an unknown name suggests the closest and lists the registered ones."""
+    return benchmark_registry().get(name)
 
 
 def list_benchmarks(*, include_train: bool = True) -> list[Benchmark]:
     """All registered benchmarks in definition order; ``include_train=False`` keeps evaluation sets only."""
-    return [b for b in _registry().values() if include_train or b.eval]
+    return [b for _, b in benchmark_registry().items() if include_train or b.eval]
 
 
 PACKAGE_PREFIX = "package:"

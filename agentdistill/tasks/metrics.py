@@ -1,8 +1,9 @@
-"""Metrics by name, and the one :func:`score` that evaluation and trajectory filtering both call.
+"""Metrics by name, the one :func:`score` and the one success rule that every part calls.
 
 Keeping one scoring entry point means a trajectory kept as "correct" for training was judged by exactly
 the rule the benchmark tables use. Every metric returns a dict with ``score`` (0..1, the number averaged
-in tables), ``correct`` (bool) and ``metric`` (its name), plus its own details.
+in tables), ``correct`` (bool) and ``metric`` (its name), plus its own details. Whether a score counts as
+a success (generation's "ok" rate, the agent's reflection trigger, filters) is :func:`is_success`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,20 @@ from collections.abc import Callable
 from typing import Any
 
 from agentdistill.errors import AgentDistillError
-from agentdistill.evaluation.math_match import math_equal
-from agentdistill.evaluation.qa_match import normalize_answer, qa_scores
+from agentdistill.registry import Registry
 from agentdistill.schema import Task
+from agentdistill.tasks.math_match import math_equal
+from agentdistill.tasks.qa_match import normalize_answer, qa_scores
 
 Metric = Callable[[Task, "str | None"], dict[str, Any]]
 DOMAIN_METRICS = {"qa": "qa_em_f1", "math": "math_verify"}
+SUCCESS_THRESHOLD = 0.5
+"""A score at or above this is a success: the one rule for agents, generation counts and filters."""
+
+
+def is_success(score: float | None) -> bool:
+    """Whether a score counts as solved (``score >= SUCCESS_THRESHOLD``); an unknown score does not."""
+    return score is not None and score >= SUCCESS_THRESHOLD
 
 
 def gold_answers(task: Task) -> list[str]:
@@ -50,16 +59,21 @@ def exact_metric(task: Task, prediction: str | None) -> dict[str, Any]:
     return {"score": float(ok), "correct": ok}
 
 
-METRICS: dict[str, Metric] = {
-    "qa_em_f1": qa_em_f1,
-    "math_verify": math_verify_metric,
-    "exact": exact_metric,
-}
+METRICS: Registry[Metric] = Registry(
+    "metric",
+    {
+        "qa_em_f1": qa_em_f1,
+        "math_verify": math_verify_metric,
+        "exact": exact_metric,
+    },
+    error=AgentDistillError,
+)
+"""Metrics by name, usable in ``benchmarks.yaml`` (``metric:``) and :func:`score`."""
 
 
-def register_metric(name: str, fn: Metric) -> None:
-    """Add a metric usable by name in ``benchmarks.yaml`` and :func:`score`."""
-    METRICS[name] = fn
+def register_metric(name: str, fn: Metric | str) -> None:
+    """Add a metric (a callable ``(task, prediction) -> dict``, or a ``"module:attr"`` name)."""
+    METRICS.register(name, fn)
 
 
 def metric_name(task: Task) -> str:
@@ -70,10 +84,9 @@ def metric_name(task: Task) -> str:
 def score(task: Task, prediction: str | None, *, metric: str | None = None) -> dict[str, Any]:
     """Score one prediction (a final answer, or text holding a ``\\boxed{}``) against the task's gold."""
     name = metric or metric_name(task)
-    if name not in METRICS:
-        raise AgentDistillError(f"unknown metric {name!r}; registered: {', '.join(sorted(METRICS))}")
+    fn = METRICS.get(name)
     if task.answer is None and not task.metadata.get("aliases"):
         return {"score": 0.0, "correct": False, "metric": name, "no_gold": True}
-    result = METRICS[name](task, prediction)
+    result = fn(task, prediction)
     result["metric"] = name
     return result

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from agentdistill.errors import AgentDistillError
-from agentdistill.evaluation.decontamination import eval_questions, is_contaminated, normalize_question
-from agentdistill.evaluation.registry import get_benchmark, list_benchmarks, load_benchmarks_file
-from agentdistill.evaluation.tasks import load_tasks, parse_task_spec
+from agentdistill.tasks.decontamination import eval_questions, is_contaminated, normalize_question
+from agentdistill.tasks.registry import get_benchmark, list_benchmarks, load_benchmarks_file
+from agentdistill.tasks.specs import load_tasks, parse_task_spec
 
 # Row counts as stated in ../shared/data/README.md.
 README_ROWS = {
@@ -196,14 +196,14 @@ def test_user_benchmark_file(tmp_path):
         "benchmarks:\n  mybench:\n    domain: qa\n    metric: qa_em_f1\n    group: out_of_domain\n"
         "    fields: {question: q, answer: a}\n    splits:\n      test: {files: [mybench/t.jsonl]}\n"
     )
-    from agentdistill.evaluation import registry
+    from agentdistill.tasks import registry
 
     try:
         load_benchmarks_file(tmp_path / "b.yaml")
         (task,) = load_tasks("mybench", data_dir=tmp_path)
         assert (task.id, task.answer, task.metadata["metric"]) == ("mybench:test/0", "Paris", "qa_em_f1")
     finally:
-        registry._registry().pop("mybench", None)
+        registry.benchmark_registry().unregister("mybench")
 
 
 def test_decontamination_set(shared_data):

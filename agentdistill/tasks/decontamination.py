@@ -10,8 +10,8 @@ import functools
 import re
 from pathlib import Path
 
-from agentdistill.evaluation.registry import list_benchmarks, resolve_data_dir
-from agentdistill.evaluation.tasks import read_rows
+from agentdistill.tasks.registry import list_benchmarks, resolve_data_dir
+from agentdistill.tasks.specs import read_rows
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 

@@ -6,19 +6,20 @@ The CLI and recipes call this; tests and notebooks may pass their own model, sol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import platform
 from pathlib import Path
 from typing import Any
 
+from agentdistill.agents.solvers import Solver, SolverContext, get_solver_factory
 from agentdistill.errors import AgentDistillError
 from agentdistill.evaluation.config import EvalConfig
 from agentdistill.evaluation.runner import EvalResult, evaluate
-from agentdistill.evaluation.solvers import Solver, SolverContext, get_solver_factory
-from agentdistill.evaluation.tasks import load_tasks
-from agentdistill.models.base import ChatModel, GenerationParams
+from agentdistill.models.base import ChatModel
 from agentdistill.schema import Task
+from agentdistill.tasks.specs import load_tasks
 
 
 def load_eval_tasks(config: EvalConfig) -> list[Task]:
@@ -46,54 +47,59 @@ def run_eval(
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     _write_manifest(out, config)
-    own_model = own_judge = False
-    if solver is None:
-        factory = get_solver_factory(config.mode)  # an unavailable mode fails before a model loads
-        if model is None:
-            from agentdistill.models import load_chat_model
+    stack = contextlib.ExitStack()
+    with stack:
+        if solver is None:
+            factory = get_solver_factory(config.mode)  # an unavailable mode fails before a model loads
+            if model is None:
+                from agentdistill.models.loading import open_chat_model
 
-            model, own_model = load_chat_model(config.agent), True
-        context = SolverContext(
-            model=model,
-            model_spec=config.agent,
-            role=config.role,
-            params=GenerationParams(
-                max_tokens=config.max_tokens,
-                temperature=config.temperature,
-                # greedy decoding needs no seed, and vLLM's CPU build crashes on per-request seeds
-                seed=config.seed if config.temperature > 0 else None,
-            ),
-            sag=config.sag,
-            top_k=config.top_k,
-            seed=config.seed,
-            options={"index": config.index, "max_steps": config.max_steps},
-        )
-        solver = factory(context)
-    if judge is None and config.judge:
-        from agentdistill.evaluation.judge import load_judge
+                model = stack.enter_context(open_chat_model(config.model))
+            solver = factory(solver_context(config, model))
+        if judge is None and config.judge:
+            from agentdistill.evaluation.judge import JudgePrompt, load_judge
 
-        judge, own_judge = load_judge(config.judge, cache_path=config.judge_cache), True
-    info = {"name": config.name or out.name, "agent": config.agent, "mode": config.mode, "sag": config.sag}
+            prompt = JudgePrompt.load(config.judge_prompt) if config.judge_prompt else None
+            judge = load_judge(config.judge, cache_path=config.judge_cache, prompt=prompt)
+            stack.callback(judge.close)
+        return _evaluate(config, out, tasks, solver, judge, progress)
+
+
+def solver_context(config: EvalConfig, model: ChatModel) -> SolverContext:
+    """What the evaluated mode's solver is built from: the config's agent, sandbox and retrieval."""
+    return SolverContext(
+        model=model,
+        model_spec=config.model.spec,
+        role=config.role,
+        agent=config.agent,
+        sandbox=config.sandbox,
+        retrieval=config.retrieval,
+    )
+
+
+def _evaluate(
+    config: EvalConfig, out: Path, tasks: list[Task], solver: Solver, judge: Any, progress: bool
+) -> EvalResult:
+    info = {
+        "name": config.name or out.name,
+        "agent": config.model.spec,
+        "mode": config.mode,
+        "sag": config.agent.n_candidates,
+    }
     if config.judge:
         info["judge"] = config.judge
-    try:
-        result = asyncio.run(
-            evaluate(
-                tasks,
-                solver,
-                out,
-                concurrency=config.concurrency,
-                judge=judge,
-                run_info=info,
-                progress=progress,
-                model_name=config.agent,
-            )
+    result = asyncio.run(
+        evaluate(
+            tasks,
+            solver,
+            out,
+            concurrency=config.concurrency,
+            judge=judge,
+            run_info=info,
+            progress=progress,
+            model_name=config.model.spec,
         )
-    finally:
-        if own_judge:
-            judge.close()
-        if own_model and model is not None:
-            model.close()
+    )
     if config.plots:
         from agentdistill.evaluation.report import write_report
 

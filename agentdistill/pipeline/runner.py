@@ -26,77 +26,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentdistill.config import ModelConfig, ServeConfig, to_dict
+from agentdistill.config import to_dict
 from agentdistill.errors import AgentDistillError
+from agentdistill.evaluation.config import EvalConfig
+from agentdistill.pipeline.config import STAGES, PipelineConfig
+from agentdistill.training.config import TrainConfig
 from agentdistill.trajectories.config import GenerateConfig
-
-STAGES = ("generate", "filter", "train", "eval", "report")
-
-
-@dataclasses.dataclass
-class FilterStageConfig:
-    """Which teacher episodes become training data (see ``agentdistill trajectories filter``)."""
-
-    correct: bool = True
-    """Keep only episodes whose final answer is right (re-scored with the evaluation metrics)."""
-    min_score: float | None = None
-    """Score threshold instead of correct/incorrect (e.g. 0.5 F1 for QA)."""
-    no_parse_errors: bool = False
-    """Drop episodes with any step whose reply had no code block."""
-    drop_unfinished: bool = False
-    """Drop episodes that hit max_steps without calling final_answer."""
-    max_steps: int | None = None
-    """Drop episodes with more agent steps than this."""
-    max_chars: int | None = None
-    """Drop episodes longer than this many characters."""
-    dedup: bool = True
-    """Drop episodes identical to an earlier one of the same task."""
-    per_task: int | None = None
-    """Keep at most this many episodes per task."""
-    decontaminate: bool = True
-    """Drop tasks whose question appears in a registered evaluation set."""
-
-
-@dataclasses.dataclass
-class EvalStageConfig:
-    """How the student is evaluated before and after training."""
-
-    benchmarks: list[str] = dataclasses.field(default_factory=list)
-    """Task specs (``gsm8k[:20]``, ``hotpotqa[:20]``); empty skips evaluation."""
-    mode: str = "agent"
-    """``agent``, ``cot`` or ``cot-rag``."""
-    sag: int = 1
-    """Self-consistent action candidates per step (agent mode)."""
-    max_tokens: int = 512
-    """New tokens per model call."""
-    max_steps: int = 5
-    """Agent steps per episode (agent mode)."""
-    concurrency: int = 8
-    """Tasks in flight."""
-    domain: str | None = None
-    """Domain of tasks read from local files (``qa`` or ``math``)."""
-    baseline: bool = True
-    """Also evaluate the untrained student, for the before/after comparison."""
-    index: str = "demo"
-    """Retrieval index behind ``web_search`` for QA benchmarks (``demo``: the bundled HotpotQA corpus)."""
-    serve: ServeConfig | None = None
-    """Serve each evaluated model (base and student) with a managed vLLM for its run, as ``generate.teacher``
-    can; a LoRA student must be trained with ``merge: true`` to be served."""
-
-
-@dataclasses.dataclass
-class PipelineConfig:
-    """A whole distillation run (``configs/demo.yaml`` is one)."""
-
-    run_dir: str = "runs/pipeline"
-    """Where every stage writes; rerunning with the same directory resumes."""
-    generate: GenerateConfig = dataclasses.field(default_factory=GenerateConfig)
-    """Teacher episodes; ``generate.out`` is ignored (it is ``run_dir/trajectories``)."""
-    filter: FilterStageConfig = dataclasses.field(default_factory=FilterStageConfig)
-    train: dict[str, Any] = dataclasses.field(default_factory=dict)
-    """``TrainConfig`` fields (``student``, ``lora``, ``epochs``, ``max_steps``...); data and output_dir are set
-    by the pipeline."""
-    eval: EvalStageConfig = dataclasses.field(default_factory=EvalStageConfig)
 
 
 def _digest(value: Any) -> str:
@@ -123,9 +58,9 @@ class Pipeline:
         c = self.config
         return {
             "generate": to_dict(self._generate_config()),
-            "filter": to_dict(c.filter),
-            "train": c.train,
-            "eval": to_dict(c.eval),
+            "filter": [to_dict(f) for f in c.filters],
+            "train": to_dict(c.train),
+            "eval": {"eval": to_dict(c.eval), "baseline": c.baseline},
             "report": None,
         }[stage]
 
@@ -155,67 +90,64 @@ class Pipeline:
         return {k: v for k, v in dataclasses.asdict(summary).items() if k != "out"}
 
     def stage_filter(self) -> dict[str, Any]:
-        from agentdistill.trajectories.filters import build_filters, filter_trajectories
+        from agentdistill.trajectories.filters import FilterPipeline, build_filter_chain
         from agentdistill.trajectories.store import TrajectoryStore, iter_trajectories
         from agentdistill.trajectories.viewer import write_viewer
 
         out = self.run_dir / "filtered"
         shutil.rmtree(out, ignore_errors=True)
-        f = self.config.filter
-        filters = build_filters(
-            correct=f.correct and f.min_score is None, min_score=f.min_score, no_parse_errors=f.no_parse_errors,
-            drop_unfinished=f.drop_unfinished, max_steps=f.max_steps, max_chars=f.max_chars, dedup=f.dedup,
-            per_task=f.per_task, decontaminate=f.decontaminate, data_dir=self.config.generate.data_dir,
-        )  # fmt: skip
-        kept, pipeline = filter_trajectories(iter_trajectories(self.run_dir / "trajectories"), filters)
+        filters = build_filter_chain(self.config.filters, data_dir=self.config.generate.data_dir)
+        pipeline = FilterPipeline(filters)
         with TrajectoryStore(out) as store:
-            for t in kept:
+            for t in pipeline.run(iter_trajectories(self.run_dir / "trajectories")):
                 store.append(t)
+        kept = pipeline.kept
         (out / "filter.json").write_text(json.dumps(pipeline.summary(), indent=2, default=str))
         viewer = self.run_dir / "viewer.html"
         write_viewer(out if kept else self.run_dir / "trajectories", viewer)
         if not kept:
             raise AgentDistillError(
-                f"no episode survived the filters (see {out / 'filter.json'} and {viewer}); loosen `filter:` "
-                "(e.g. correct: false) or generate more samples per task"
+                f"no episode survived the filters (see {out / 'filter.json'} and {viewer}); loosen `filters:` "
+                "(e.g. drop `correct`) or generate more samples per task"
             )
-        return {"kept": len(kept), "viewer": str(viewer)}
+        return {"kept": kept, "viewer": str(viewer)}
+
+    def _train_config(self) -> TrainConfig:
+        out = self.run_dir / "student"
+        return dataclasses.replace(
+            self.config.train, data=[str(self.run_dir / "filtered")], output_dir=str(out)
+        )
 
     def stage_train(self) -> dict[str, Any]:
-        from agentdistill.config import from_dict
-        from agentdistill.training.config import TrainConfig
         from agentdistill.training.sft import train
 
-        out = self.run_dir / "student"
-        fields = {**self.config.train, "data": [str(self.run_dir / "filtered")], "output_dir": str(out)}
-        cfg = from_dict(TrainConfig, fields, where="pipeline.train")
+        cfg = self._train_config()
+        cfg.validate()
         result = train(cfg)
-        return {"student": f"hf:{out}", "steps": result.steps, "final_loss": result.final_loss,
+        return {"student": f"hf:{cfg.output_dir}", "steps": result.steps, "final_loss": result.final_loss,
                 "examples": result.data.used}  # fmt: skip
 
-    def _student_spec(self) -> str:
-        return str(self.config.train.get("student", "default"))
+    def _eval_config(self, name: str, spec: str) -> EvalConfig:
+        e = self.config.eval
+        return dataclasses.replace(
+            e,
+            out=str(self.run_dir / "eval" / name),
+            name=name,
+            model=dataclasses.replace(e.model, spec=spec),
+            data_dir=e.data_dir or self.config.generate.data_dir,
+        )
 
     def stage_eval(self) -> dict[str, Any]:
-        from agentdistill.evaluation.config import EvalConfig
-        from agentdistill.evaluation.pipeline import run_eval
-        from agentdistill.models.specs import open_chat_model
+        from agentdistill.evaluation.run import run_eval
 
         e = self.config.eval
         runs = {}
         targets = [("student", f"hf:{self.run_dir / 'student'}")]
-        if e.baseline:
-            targets.insert(0, ("base", self._student_spec()))
+        if self.config.baseline:
+            targets.insert(0, ("base", self.config.train.student))
         for name, spec in targets:
-            cfg = EvalConfig(
-                benchmarks=list(e.benchmarks), out=str(self.run_dir / "eval" / name), agent=spec, mode=e.mode,
-                sag=e.sag, max_tokens=e.max_tokens, max_steps=e.max_steps, concurrency=e.concurrency, seed=self.config.generate.seed,
-                data_dir=self.config.generate.data_dir, name=name, domain=e.domain, index=e.index,
-            )  # fmt: skip
             self.log(f"evaluating {name} ({spec}) on {', '.join(e.benchmarks)}")
-            served = ModelConfig(spec=spec, serve=e.serve, max_concurrency=e.concurrency)
-            with open_chat_model(served) as model:
-                result = run_eval(cfg, model=model, progress=self.progress)
+            result = run_eval(self._eval_config(name, spec), progress=self.progress)
             runs[name] = str(result.out_dir)
         return {"runs": runs}
 
@@ -234,23 +166,8 @@ class Pipeline:
 
     # -- driver ------------------------------------------------------------------------------------
 
-    def check(self) -> None:
-        """Settings that would fail a late stage, caught before the first one runs."""
-        from agentdistill.training.config import TrainConfig
-
-        train = self.config.train
-        if (
-            self.config.eval.serve is not None
-            and train.get("lora", TrainConfig.lora)
-            and not train.get("merge")
-        ):
-            raise AgentDistillError(
-                "eval.serve needs a servable student: set train.merge: true (or train.lora: false)"
-            )
-
     def run(self) -> dict[str, dict[str, Any]]:
         """Run every stage that is not already complete; returns each stage's result."""
-        self.check()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "pipeline.json").write_text(json.dumps(to_dict(self.config), indent=2, default=str))
         for stage in STAGES:

@@ -6,10 +6,15 @@ from typing import Annotated
 
 import typer
 
+from agentdistill.cli_options import config_option, config_yaml, print_config_option, set_option
+from agentdistill.pipeline.config import PipelineConfig
+
 
 def pipeline_command(
     config: Annotated[str, typer.Option(help="Pipeline YAML (e.g. configs/demo.yaml).")],
-    run_dir: Annotated[str | None, typer.Option(help="Override the config's run_dir.")] = None,
+    run_dir: Annotated[str | None, config_option(PipelineConfig, "run_dir")] = None,
+    set_: Annotated[list[str] | None, set_option()] = None,
+    print_config: Annotated[bool, print_config_option()] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bars.")] = False,
 ) -> None:
     """Generate, filter, train, evaluate and report in one run directory (resumable, stage by stage)."""
@@ -18,10 +23,13 @@ def pipeline_command(
     from rich.markup import escape
 
     from agentdistill.config import load_config
-    from agentdistill.pipeline import PipelineConfig, run_pipeline
+    from agentdistill.pipeline.runner import run_pipeline
 
     console = Console()
-    cfg = load_config(PipelineConfig, config, {"run_dir": run_dir})
+    cfg = load_config(PipelineConfig, config, {"run_dir": run_dir}, sets=set_ or ())
+    if print_config:
+        typer.echo(config_yaml(cfg), nl=False)
+        return
     results = run_pipeline(
         cfg,
         log=lambda line: console.print(f"[bold cyan]pipeline[/] {escape(line)}"),

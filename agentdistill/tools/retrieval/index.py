@@ -23,7 +23,6 @@ import fcntl
 import hashlib
 import itertools
 import json
-import math
 import os
 import shutil
 from collections.abc import Iterator, Sequence
@@ -33,10 +32,12 @@ from typing import Any
 import numpy as np
 
 from agentdistill.errors import AgentDistillError
-from agentdistill.tools.config import EmbedderConfig, IndexConfig
-from agentdistill.tools.corpus import Passage, iter_corpus
-from agentdistill.tools.corpus import fingerprint as corpus_fingerprint
-from agentdistill.tools.embedders import Embedder, config_from_identity, load_embedder
+from agentdistill.tools.retrieval.config import EmbedderConfig, IndexConfig
+from agentdistill.tools.retrieval.corpus import Passage, iter_corpus
+from agentdistill.tools.retrieval.corpus import fingerprint as corpus_fingerprint
+from agentdistill.tools.retrieval.embedders import Embedder, config_from_identity, load_embedder
+from agentdistill.tools.retrieval.errors import EmbedderMismatchError, IndexBuildError, IndexLoadError
+from agentdistill.tools.retrieval.index_types import INDEX_TYPES
 
 SCHEMA = "agentdistill.index/1"
 MANIFEST = "manifest.json"
@@ -51,18 +52,6 @@ METRIC = "inner_product"
 # cached indexes built the old way are rebuilt instead of silently reused.
 RECIPE = 1
 SMALL_BATCH = 20
-
-
-class IndexBuildError(AgentDistillError):
-    """A build that cannot start or finish (bad options, an output folder holding something else)."""
-
-
-class IndexLoadError(AgentDistillError):
-    """A folder that is not a complete index, or one written by an unknown schema version."""
-
-
-class EmbedderMismatchError(AgentDistillError):
-    """Querying an index with a different embedder than the one it was built with."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,7 +117,7 @@ def _build_locked(
         "corpus_fingerprint": corpus_fp,
         "embedder": identity,
         "index_type": config.index_type,
-        "index_params": _index_params(config),
+        "index_params": INDEX_TYPES.get(config.index_type).params(config),
         "bm25": config.bm25,
     }
     if (out / MANIFEST).exists():
@@ -162,7 +151,7 @@ def _build_locked(
     index = _build_faiss(build_dir, shards, embedder.dim, count, config)
     _write_faiss(index, out / INDEX_FILE)
     if config.bm25:
-        from agentdistill.tools.lexical import build_bm25
+        from agentdistill.tools.retrieval.lexical import build_bm25
 
         shutil.rmtree(out / BM25_DIR, ignore_errors=True)
         build_bm25(out / BM25_DIR, (_shard_texts(build_dir, s) for s in shards))
@@ -185,23 +174,6 @@ def _build_locked(
 def _foreign_files(out: Path) -> bool:
     """Whether ``out`` holds anything besides a partial build (so building there could clobber it)."""
     return any(p.name not in (BUILD_DIR, LOCK) for p in out.iterdir())
-
-
-def _index_params(config: IndexConfig) -> dict[str, Any]:
-    """The options that shape the faiss index of ``config.index_type`` (recorded in the manifest)."""
-    if config.index_type == "flat":
-        return {}
-    if config.index_type == "hnsw":
-        return {
-            "m": config.hnsw_m,
-            "ef_construction": config.hnsw_ef_construction,
-            "ef_search": config.hnsw_ef_search,
-        }
-    params: dict[str, Any] = {"nlist": config.nlist, "nprobe": config.nprobe, "train_size": config.train_size}
-    params["seed"] = config.seed
-    if config.index_type == "ivf_pq":
-        params.update(pq_m=config.pq_m, pq_nbits=config.pq_nbits)
-    return params
 
 
 def _load_progress(build_dir: Path, embed_key: str) -> dict[str, Any]:
@@ -297,7 +269,7 @@ def _build_faiss(
     index = make_faiss_index(config, dim, count)
     if not index.is_trained:
         index.train(_training_sample(build_dir, shards, count, config))
-    single_thread = config.index_type == "hnsw"
+    single_thread = INDEX_TYPES.get(config.index_type).single_thread_add
     with _faiss_threads(1 if single_thread else None):
         for vectors in _shard_vectors(build_dir, shards):
             index.add(np.ascontiguousarray(vectors))
@@ -306,41 +278,7 @@ def _build_faiss(
 
 def make_faiss_index(config: IndexConfig, dim: int, count: int) -> Any:
     """An empty (untrained for IVF) inner-product faiss index of ``config.index_type``."""
-    import faiss
-
-    kind = config.index_type
-    if kind == "flat":
-        return faiss.IndexFlatIP(dim)
-    if kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = config.hnsw_ef_construction
-        index.hnsw.efSearch = config.hnsw_ef_search
-        return index
-    if kind not in ("ivf_flat", "ivf_pq"):
-        raise IndexBuildError(f"unknown index type {kind!r}; choose flat, ivf_flat, ivf_pq or hnsw")
-    train = min(count, config.train_size)
-    nlist = config.nlist or max(1, min(int(4 * math.sqrt(count)), train // 39))
-    if nlist > train:
-        raise IndexBuildError(
-            f"{kind}: nlist={nlist} needs at least that many passages, the corpus has {count}"
-        )
-    quantizer = faiss.IndexFlatIP(dim)
-    if kind == "ivf_flat":
-        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-    else:
-        pq_m = config.pq_m or max(m for m in range(1, max(1, dim // 8) + 1) if dim % m == 0)
-        if dim % pq_m:
-            raise IndexBuildError(f"ivf_pq: pq_m={pq_m} must divide the embedding dimension {dim}")
-        if train < 2**config.pq_nbits:
-            raise IndexBuildError(
-                f"ivf_pq: training {2**config.pq_nbits} codes per sub-quantiser (pq_nbits={config.pq_nbits}) "
-                f"needs at least that many passages, the corpus has {count}; use flat or a smaller pq_nbits"
-            )
-        index = faiss.IndexIVFPQ(quantizer, dim, nlist, pq_m, config.pq_nbits, faiss.METRIC_INNER_PRODUCT)
-        index.pq.cp.seed = config.seed
-    index.cp.seed = config.seed
-    index.nprobe = min(config.nprobe, nlist)
-    return index
+    return INDEX_TYPES.get(config.index_type).make(config, dim, count)
 
 
 def _training_sample(
@@ -465,7 +403,7 @@ class Index:
                 for row, score in zip(rows, scores, strict=True)
             ]
         if mode in ("bm25", "hybrid"):
-            from agentdistill.tools.lexical import reciprocal_rank_fusion
+            from agentdistill.tools.retrieval.lexical import reciprocal_rank_fusion
 
             for i, query in enumerate(queries):
                 lex_rows, lex_scores = self.bm25.search(query, k if mode == "bm25" else max(k, 50))
@@ -480,7 +418,7 @@ class Index:
     @property
     def bm25(self) -> Any:
         if self._bm25 is None:
-            from agentdistill.tools.lexical import BM25Index, LexicalError
+            from agentdistill.tools.retrieval.lexical import BM25Index, LexicalError
 
             if not self.manifest.get("bm25"):
                 raise LexicalError(

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from agentdistill.evaluation.math_match import extract_math_answer, last_boxed, math_equal, parse_number
-from agentdistill.evaluation.metrics import score
-from agentdistill.evaluation.tasks import transform_answer
 from agentdistill.schema import Task
+from agentdistill.tasks.math_match import extract_math_answer, last_boxed, math_equal, parse_number
+from agentdistill.tasks.metrics import score
+from agentdistill.tasks.specs import transform_answer
 
 
 @pytest.mark.parametrize(

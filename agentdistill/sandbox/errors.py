@@ -1,0 +1,13 @@
+"""Sandbox errors (their own module: the config, the backend registry and the backends all raise them)."""
+
+from __future__ import annotations
+
+from agentdistill.errors import AgentDistillError
+
+
+class SandboxError(AgentDistillError):
+    """The sandbox could not do what was asked (worker failed to start, bad fork index...)."""
+
+
+class SandboxUnavailable(SandboxError):
+    """A backend cannot run on this host; the message says what to install or start."""
