@@ -7,12 +7,13 @@ here. Errors a user can act on (:class:`~agentdistill.errors.AgentDistillError`)
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 import typer
 from rich.console import Console
 
-from agentdistill.errors import AgentDistillError
+from agentdistill.errors import AgentDistillError, AgentDistillWarning
 from agentdistill.evaluation.cli import eval_command, report_command
 from agentdistill.models.cli import models_app, serve_command
 from agentdistill.pipeline.cli import pipeline_command
@@ -53,6 +54,15 @@ def version() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     err = Console(stderr=True)
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if issubclass(category, AgentDistillWarning):
+            err.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
     try:
         rc = app(args=argv, standalone_mode=False)
     except click.exceptions.Exit as e:

@@ -16,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agentdistill.errors import AgentDistillError
 
-TRAJECTORY_SCHEMA = "agentdistill.trajectory/1"
-SUPPORTED_TRAJECTORY_SCHEMAS = (TRAJECTORY_SCHEMA,)
+TRAJECTORY_SCHEMA = "agentdistill.trajectory/2"
+SUPPORTED_TRAJECTORY_SCHEMAS = ("agentdistill.trajectory/1", TRAJECTORY_SCHEMA)
+"""Version 2 added ``fingerprint`` and ``failure``; version 1 records read as records without them."""
+FailureKind = Literal["transient", "permanent"]
 
 Role = Literal["system", "user", "assistant"]
 # What a message is within an episode. Assistant messages: action (thought + code), reflection
@@ -102,6 +104,12 @@ class Trajectory(_Record):
     first_thought_prefix: str | None = None
     status: Literal["ok", "max_steps", "failed"] = "ok"
     error: str | None = None
+    failure: FailureKind | None = None
+    """For ``status: failed``: ``transient`` (a server or sandbox outage: a rerun retries it) or
+    ``permanent`` (the episode itself raised: retried only with ``--retry-failed``)."""
+    fingerprint: str | None = None
+    """Digest of the settings and task that produced the record (:mod:`agentdistill.fingerprints`): a rerun
+    reuses only records whose fingerprint is the current one."""
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=True)

@@ -27,6 +27,7 @@ from agentdistill.agents.config import AgentConfig
 from agentdistill.agents.consistency import Candidate, choose
 from agentdistill.agents.parsing import ParsedAction, parse_action, parse_final_line
 from agentdistill.agents.prompts import Prompts, load_prompts
+from agentdistill.errors import failure_kind
 from agentdistill.models.base import ChatModel, GenerationParams, run_sync
 from agentdistill.schema import AgentInfo, ExecResult, Message, Task, Trajectory, TrajectoryStats
 from agentdistill.tasks.metrics import is_success, score
@@ -125,7 +126,7 @@ class CodeActAgent:
         ep = _Episode(task, self._opening(task), TrajectoryStats(), seed)
         tools = {name: CountingTool(name, _fresh(tool)) for name, tool in self.tools_for(task).items()}
         prefix = None
-        error = None
+        error = failure = None
         try:
             if self.config.first_thought_prefix:
                 prefix = await self._first_thought(ep)
@@ -135,7 +136,7 @@ class CodeActAgent:
             finally:
                 await asyncio.to_thread(sandbox.close)
         except Exception as e:  # an episode's failure is data, never fatal to a run
-            ep.status, error = "failed", f"{type(e).__name__}: {e}"
+            ep.status, error, failure = "failed", f"{type(e).__name__}: {e}", failure_kind(e)
         ep.stats.tool_calls = sum(t.calls for t in tools.values())
         ep.stats.wall_time_s = round(time.monotonic() - start, 3)
         score = self.scorer(task, ep.final) if (self.scorer and ep.final is not None) else None
@@ -156,6 +157,7 @@ class CodeActAgent:
             first_thought_prefix=prefix,
             status=ep.status,  # type: ignore[arg-type]
             error=error,
+            failure=failure,  # type: ignore[arg-type]
             metadata={
                 "model_requests": ep.model_requests,
                 "executions": ep.executions,

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from agentdistill.cli_options import ConfigFlags, config_yaml, print_config_option, set_option
+from agentdistill.errors import IncompleteRunError
 from agentdistill.evaluation.config import EvalConfig
 
 console = Console()
@@ -36,6 +37,8 @@ EVAL_FLAGS = ConfigFlags(
         "seed": "seed",
         "role": "role",
         "name": "name",
+        "overwrite": "overwrite",
+        "strict_data": "strict_data",
     },
 )
 
@@ -65,6 +68,8 @@ def eval_command(
     seed: Annotated[int | None, _opt("seed")] = None,
     role: Annotated[str | None, _opt("role")] = None,
     name: Annotated[str | None, _opt("name")] = None,
+    overwrite: Annotated[bool, _opt("overwrite", "--overwrite")] = False,
+    strict_data: Annotated[bool, _opt("strict_data", "--strict-data")] = False,
     set_: Annotated[list[str] | None, set_option()] = None,
     config: Annotated[
         Path | None, typer.Option(help="EvalConfig YAML; the command line's options override it.")
@@ -76,7 +81,8 @@ def eval_command(
     from agentdistill.evaluation.run import run_eval
 
     specs = [s.strip() for s in benchmarks.split(",") if s.strip()] if benchmarks is not None else None
-    eval_config = EVAL_FLAGS.load(config, {**locals(), "benchmarks": specs}, set_)
+    flags = {**locals(), "benchmarks": specs, "overwrite": overwrite or None}
+    eval_config = EVAL_FLAGS.load(config, {**flags, "strict_data": strict_data or None}, set_)
     if print_config:
         typer.echo(config_yaml(eval_config), nl=False)
         return
@@ -85,6 +91,11 @@ def eval_command(
     console.print(
         f"{result.solved} solved, {result.skipped} already done; results in {result.out_dir}", highlight=False
     )
+    if result.transient:
+        raise IncompleteRunError(
+            f"{result.transient} tasks failed because a server or sandbox was unavailable; their rows count "
+            "as wrong until you rerun the same command, which retries them"
+        )
 
 
 def report_command(

@@ -70,6 +70,12 @@ class EvalConfig:
     """Run name in reports; default the folder name."""
     plots: bool = True
     """Write plots/ for this run."""
+    overwrite: bool = False
+    """Replace stored predictions made with other settings (another checkpoint, agent settings, mode...)
+    instead of refusing to run; predictions of the current settings are kept and the run resumes."""
+    strict_data: bool = False
+    """Fail instead of warning when a benchmark falls back to a bundled sample or asks for more rows than
+    its source holds."""
 
     def __post_init__(self) -> None:
         from agentdistill.agents.solvers import SOLVERS

@@ -16,8 +16,16 @@ from typing import Any
 from agentdistill.errors import AgentDistillError
 from agentdistill.evaluation.plots import plot_distribution, plot_scores
 from agentdistill.evaluation.runner import METRICS, PREDICTIONS
-from agentdistill.evaluation.summary import BEHAVIOUR_METRICS, averages, benchmark_sort_key, headline, pct
-from agentdistill.schema import read_trajectories
+from agentdistill.evaluation.summary import (
+    BEHAVIOUR_METRICS,
+    SAMPLE_MARK,
+    SAMPLE_NOTE,
+    averages,
+    benchmark_sort_key,
+    headline,
+    pct,
+)
+from agentdistill.trajectories.store import iter_trajectories
 
 AVERAGES = ("in_domain", "out_of_domain", "overall")
 AVERAGE_LABELS = {"in_domain": "ID avg", "out_of_domain": "OOD avg", "overall": "avg"}
@@ -49,7 +57,7 @@ def load_run(path: str | Path, name: str | None = None) -> Run:
     steps: list[float] = []
     tokens: list[float] = []
     if (path / PREDICTIONS).is_file():
-        for t in read_trajectories(path / PREDICTIONS):
+        for t in iter_trajectories(path / PREDICTIONS):
             if t.status != "failed":
                 steps.append(t.stats.steps)
                 tokens.append(t.stats.completion_tokens)
@@ -78,6 +86,7 @@ def compare(runs: Sequence[Run], metric: str = "score") -> dict[str, Any]:
         "runs": [r.name for r in runs],
         "benchmarks": labels,
         "groups": groups,
+        "data_sources": {label: entries[label].get("data_source", "") for label in labels},
         "table": table,
     }
 
@@ -85,7 +94,12 @@ def compare(runs: Sequence[Run], metric: str = "score") -> dict[str, Any]:
 def render_comparison(comparison: dict[str, Any]) -> str:
     """The comparison as a Markdown table in percent."""
     labels, groups = comparison["benchmarks"], comparison["groups"]
-    head = ["run"] + [f"{label}{' (ID)' if groups[label] == 'in_domain' else ''}" for label in labels]
+    sources = comparison.get("data_sources", {})
+    head = ["run"] + [
+        f"{label}{' (ID)' if groups[label] == 'in_domain' else ''}"
+        f"{SAMPLE_MARK if sources.get(label) == 'bundled-sample' else ''}"
+        for label in labels
+    ]
     head += [AVERAGE_LABELS[a] for a in AVERAGES]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for run in comparison["runs"]:
@@ -98,6 +112,8 @@ def render_comparison(comparison: dict[str, Any]) -> str:
         "final_answer_rate": "share of episodes that called final_answer themselves",
     }
     lines.append(f"\nMetric: {note.get(comparison['metric'], comparison['metric'])}; (ID) = in-domain.")
+    if "bundled-sample" in sources.values():
+        lines.append(f"{SAMPLE_NOTE}.")
     return "\n".join(lines) + "\n"
 
 

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import os
 import platform
 from pathlib import Path
 from typing import Any
@@ -16,21 +17,21 @@ from typing import Any
 from agentdistill.agents.solvers import Solver, SolverContext, get_solver_factory
 from agentdistill.errors import AgentDistillError
 from agentdistill.evaluation.config import EvalConfig
-from agentdistill.evaluation.runner import EvalResult, evaluate
+from agentdistill.evaluation.runner import PREDICTIONS, EvalResult, evaluate
 from agentdistill.models.base import ChatModel
 from agentdistill.schema import Task
-from agentdistill.tasks.specs import load_tasks
+from agentdistill.tasks.specs import check_distinct_files, load_tasks
 
 
 def load_eval_tasks(config: EvalConfig) -> list[Task]:
     """All tasks of the config's specs, in order; a spec listed twice is read once."""
     if not config.benchmarks:
         raise AgentDistillError("no benchmarks given (e.g. --benchmarks hotpotqa[:50],gsm8k[:50])")
+    check_distinct_files(config.benchmarks)
     tasks: list[Task] = []
     for spec in dict.fromkeys(config.benchmarks):
-        tasks += load_tasks(
-            spec, data_dir=config.data_dir, seed=config.seed, source=config.source, domain=config.domain
-        )
+        options = {"data_dir": config.data_dir, "seed": config.seed, "source": config.source}
+        tasks += load_tasks(spec, strict=config.strict_data, domain=config.domain, **options)
     return tasks
 
 
@@ -42,11 +43,24 @@ def run_eval(
     judge: Any = None,
     progress: bool = True,
 ) -> EvalResult:
-    """Run (or resume) one evaluation and write its predictions, metrics, table, manifest and plots."""
+    """Run (or resume) one evaluation and write its predictions, metrics, table, manifest and plots.
+
+    Stored predictions of other settings (model checkpoint, agent settings, prompts, mode...) are never
+    reused: the run refuses, saying what changed, unless ``config.overwrite`` replaces them; this is
+    checked before any model loads.
+    """
+    from agentdistill.fingerprints import describe_changes, digest, previous_settings, record_fingerprint
+    from agentdistill.trajectories.store import TrajectoryStore
+
     tasks = load_eval_tasks(config)
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_manifest(out, config)
+    settings = eval_settings(config)
+    settings_digest = digest(settings)
+    fingerprints = {t.id: record_fingerprint(settings_digest, t) for t in tasks}
+    changes = describe_changes(previous_settings(out / "run.json") or {}, settings)
+    with TrajectoryStore(out, file=PREDICTIONS, purpose="eval") as store:
+        store.reconcile(fingerprints, replace=config.overwrite, changes=changes)
+    _write_manifest(out, config, settings)
     stack = contextlib.ExitStack()
     with stack:
         if solver is None:
@@ -62,7 +76,7 @@ def run_eval(
             prompt = JudgePrompt.load(config.judge_prompt) if config.judge_prompt else None
             judge = load_judge(config.judge, cache_path=config.judge_cache, prompt=prompt)
             stack.callback(judge.close)
-        return _evaluate(config, out, tasks, solver, judge, progress)
+        return _evaluate(config, out, tasks, solver, judge, progress, fingerprints)
 
 
 def solver_context(config: EvalConfig, model: ChatModel) -> SolverContext:
@@ -77,8 +91,25 @@ def solver_context(config: EvalConfig, model: ChatModel) -> SolverContext:
     )
 
 
+def eval_settings(config: EvalConfig) -> dict[str, Any]:
+    """What decides a prediction (fingerprinted; kept in ``run.json`` to say what changed)."""
+    from agentdistill.fingerprints import episode_settings, model_identity
+
+    return {
+        "model": model_identity(config.model.spec),
+        "role": config.role,
+        **episode_settings(config.mode, config.agent, config.retrieval, config.sandbox),
+    }
+
+
 def _evaluate(
-    config: EvalConfig, out: Path, tasks: list[Task], solver: Solver, judge: Any, progress: bool
+    config: EvalConfig,
+    out: Path,
+    tasks: list[Task],
+    solver: Solver,
+    judge: Any,
+    progress: bool,
+    fingerprints: dict[str, str],
 ) -> EvalResult:
     info = {
         "name": config.name or out.name,
@@ -98,6 +129,8 @@ def _evaluate(
             run_info=info,
             progress=progress,
             model_name=config.model.spec,
+            fingerprint=lambda task: fingerprints[task.id],
+            replace=config.overwrite,
         )
     )
     if config.plots:
@@ -107,13 +140,16 @@ def _evaluate(
     return result
 
 
-def _write_manifest(out: Path, config: EvalConfig) -> None:
-    """``run.json``: the config and versions, so a result can be traced to what produced it."""
+def _write_manifest(out: Path, config: EvalConfig, settings: dict[str, Any]) -> None:
+    """``run.json``: the config, the fingerprinted settings and versions, so a result can be traced."""
     from agentdistill import __version__
 
     manifest = {
         "config": dataclasses.asdict(config),
+        "settings": settings,
         "agentdistill": __version__,
         "python": platform.python_version(),
     }
-    (out / "run.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    tmp = out / "run.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, out / "run.json")

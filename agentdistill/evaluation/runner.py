@@ -1,9 +1,11 @@
 """The evaluation runner: tasks x solver -> predictions (trajectories), metrics, a Markdown table.
 
-Trajectories are appended to ``predictions.jsonl`` as each task finishes, so a killed run loses only the
-tasks in flight; a rerun skips finished task ids (and retries failed ones), so nothing is duplicated and
-a finished run makes no model calls at all. Metrics are recomputed from the file, never kept in memory
-only.
+Trajectories are appended to ``predictions.jsonl`` as each task finishes (by the folder's one writer, which
+holds its lock), stamped with the fingerprint of the settings and task that made them, so a killed run
+loses only the tasks in flight. A rerun skips tasks whose prediction has the current fingerprint and
+retries failed ones, so nothing is duplicated and a finished run makes no model calls at all; predictions
+of other settings are refused, or replaced when allowed, never reused. Metrics are recomputed from the
+file, never kept in memory only.
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from agentdistill.agents.solvers import Solver
-from agentdistill.errors import AgentDistillError
+from agentdistill.errors import AgentDistillError, failure_kind
 from agentdistill.evaluation.summary import aggregate, render_run_table
 from agentdistill.schema import AgentInfo, Task, Trajectory
 from agentdistill.tasks.metrics import score
+from agentdistill.trajectories.store import TrajectoryStore, iter_trajectories
 
 PREDICTIONS = "predictions.jsonl"
 METRICS = "metrics.json"
@@ -41,32 +43,15 @@ class EvalResult:
     """Tasks solved in this invocation (0 on a rerun of a finished run)."""
     skipped: int
     """Tasks already in ``predictions.jsonl``."""
+    transient: int = 0
+    """Tasks of this invocation that failed because a server or sandbox was unavailable (retried by a rerun)."""
 
 
 def read_predictions(path: Path) -> dict[str, Trajectory]:
-    """Finished trajectories by task id. A torn last line (a kill mid-write) is cut off the file."""
-    found: dict[str, Trajectory] = {}
+    """The newest prediction per task id (a torn last line, from a kill mid-write, is skipped)."""
     if not path.exists():
-        return found
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        cut = data.rfind(b"\n") + 1
-        with path.open("r+b") as f:
-            f.truncate(cut)
-        data = data[:cut]
-    for lineno, line in enumerate(data.decode("utf-8").splitlines(), 1):
-        if line.strip():
-            traj = Trajectory.from_json(line, source=str(path), line=lineno)
-            found.setdefault(traj.task.id, traj)
-    return found
-
-
-def _rewrite(path: Path, trajectories: Sequence[Trajectory]) -> None:
-    tmp = path.with_suffix(".jsonl.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for t in trajectories:
-            f.write(t.to_json() + "\n")
-    os.replace(tmp, path)
+        return {}
+    return {t.task.id: t for t in iter_trajectories(path)}
 
 
 def failed_trajectory(task: Task, error: BaseException, model: str = "") -> Trajectory:
@@ -78,6 +63,7 @@ def failed_trajectory(task: Task, error: BaseException, model: str = "") -> Traj
         messages=[],
         status="failed",
         error=f"{type(error).__name__}: {error}",
+        failure=failure_kind(error),  # type: ignore[arg-type]
     )
 
 
@@ -101,46 +87,53 @@ async def evaluate(
     run_info: dict[str, Any] | None = None,
     progress: bool = True,
     model_name: str = "",
+    fingerprint: Callable[[Task], str] | None = None,
+    replace: bool = False,
+    changes: Sequence[str] = (),
 ) -> EvalResult:
-    """Solve every task not yet in ``out_dir``, then write metrics and the table for all of them."""
+    """Solve every task not yet in ``out_dir``, then write metrics and the table for all of them.
+
+    ``fingerprint(task)`` is stamped on each prediction and decides which stored ones are reused; stored
+    predictions of other fingerprints raise a ``StaleResultsError`` (naming ``changes``) unless
+    ``replace``. Failed predictions are always retried.
+    """
     if concurrency < 1:
         raise AgentDistillError(f"concurrency must be at least 1, got {concurrency}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    pred_path = out / PREDICTIONS
     unique = list({t.id: t for t in tasks}.values())
-    done = read_predictions(pred_path)
-    failed = [i for i, t in done.items() if t.status == "failed"]
-    if failed:  # retry them: drop their records first so the file never holds two for one task
-        for i in failed:
-            del done[i]
-        _rewrite(pred_path, list(done.values()))
-    todo = [t for t in unique if t.id not in done]
-    skipped = len(unique) - len(todo)
-    lock = asyncio.Lock()
-    semaphore = asyncio.Semaphore(concurrency)
+    stamp = fingerprint or (lambda task: None)
+    expected = {t.id: stamp(t) for t in unique}
     started = time.perf_counter()
+    with TrajectoryStore(out, file=PREDICTIONS, purpose="eval") as store:
+        store.reconcile(expected, replace=replace, changes=list(changes))  # type: ignore[arg-type]
+        if any(r.status == "failed" for r in store.records.values()):
+            store.compact(lambda r: r.status != "failed")  # retried below; the file keeps one record each
+        todo = [t for t in unique if not store.is_done(t.id, expected[t.id])]  # type: ignore[arg-type]
+        skipped = len(unique) - len(todo)
+        new: list[Trajectory] = []
+        lock = asyncio.Lock()
+        semaphore = asyncio.Semaphore(concurrency)
 
-    with _progress(progress, len(todo)) as (bar, bar_task), pred_path.open("a", encoding="utf-8") as sink:
+        with _progress(progress, len(todo)) as (bar, bar_task):
 
-        async def run_one(task: Task) -> None:
-            async with semaphore:
-                try:
-                    traj = await solver(task)
-                except Exception as e:  # one task's failure is recorded, never fatal to the run
-                    traj = failed_trajectory(task, e, model_name)
-            if traj.task.id != task.id:
-                traj.task = task
-            traj = scored(traj)
-            async with lock:
-                sink.write(traj.to_json() + "\n")
-                sink.flush()
-                done[task.id] = traj
-                if bar is not None:
-                    bar.advance(bar_task)
+            async def run_one(task: Task) -> None:
+                async with semaphore:
+                    try:
+                        traj = await solver(task)
+                    except Exception as e:  # one task's failure is recorded, never fatal to the run
+                        traj = failed_trajectory(task, e, model_name)
+                traj = scored(
+                    traj.model_copy(update={"id": task.id, "task": task, "fingerprint": expected[task.id]})
+                )
+                async with lock:
+                    store.append(traj)
+                    new.append(traj)
+                    if bar is not None:
+                        bar.advance(bar_task)
 
-        await asyncio.gather(*(run_one(t) for t in todo))
+            await asyncio.gather(*(run_one(t) for t in todo))
 
+    done = read_predictions(out / PREDICTIONS)
     trajectories = [done[t.id] for t in unique]
     judge_results = await _judge(trajectories, judge, out) if judge is not None else None
     metrics = aggregate(trajectories, judge_results)
@@ -153,13 +146,13 @@ async def evaluate(
     table = render_run_table(metrics)
     (out / METRICS).write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / TABLE).write_text(table, encoding="utf-8")
-    new = [done[t.id] for t in todo]
     if new and all(t.status == "failed" for t in new):  # e.g. a server that is down: say so, once
         raise AgentDistillError(
-            f"all {len(new)} tasks failed (recorded in {pred_path}; a rerun retries them); first error: "
+            f"all {len(new)} tasks failed (recorded in {out / PREDICTIONS}; a rerun retries them); first error: "
             f"{new[0].error}"
         )
-    return EvalResult(out, metrics, table, solved=len(todo), skipped=skipped)
+    transient = sum(t.failure == "transient" for t in new)
+    return EvalResult(out, metrics, table, solved=len(todo), skipped=skipped, transient=transient)
 
 
 async def _judge(trajectories: Sequence[Trajectory], judge: Any, out: Path) -> dict[str, dict[str, Any]]:

@@ -118,6 +118,18 @@ def averages(benchmarks: dict[str, dict[str, Any]], metric: str = "score") -> di
     return {k: _mean(v) for k, v in groups.items()}
 
 
+SAMPLE_MARK = "†"
+SAMPLE_NOTE = (
+    f"{SAMPLE_MARK} bundled sample: the few rows shipped with agentdistill, not the benchmark "
+    "(point --data-dir at a full copy)"
+)
+
+
+def display_label(label: str, entry: dict[str, Any]) -> str:
+    """A benchmark's label in tables, marked when its rows came from the small bundled sample."""
+    return f"{label}{SAMPLE_MARK}" if entry.get("data_source") == "bundled-sample" else label
+
+
 def pct(value: float | None) -> str:
     """A fraction as a percentage with two decimals, or an en dash when absent."""
     return "–" if value is None else f"{100 * value:.2f}"
@@ -135,7 +147,7 @@ def render_run_table(metrics: dict[str, Any]) -> str:
     head += ["failed"] if failures else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label, e in rows.items():
-        cells = [label, e["domain"], e["group"], str(e["n"]), pct(e["score"])]
+        cells = [display_label(label, e), e["domain"], e["group"], str(e["n"]), pct(e["score"])]
         cells += [pct(e.get("em")), pct(e.get("f1")), pct(e.get("accuracy"))]
         if judged:
             cells += [pct(e.get("judge")), pct(e.get("judge_agreement"))]
@@ -157,7 +169,5 @@ def render_run_table(metrics: dict[str, Any]) -> str:
         )
     sources = {e["data_source"] for e in rows.values()}
     if "bundled-sample" in sources:
-        lines.append(
-            "\nNote: some benchmarks came from the small bundled samples, not the full sets (use --data-dir)."
-        )
+        lines.append(f"\n{SAMPLE_NOTE}.")
     return "\n".join(lines) + "\n"

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
-from agentdistill.errors import AgentDistillError
+from agentdistill.errors import AgentDistillError, TransientError
 from agentdistill.schema import Message
 
 T = TypeVar("T")
@@ -38,7 +38,7 @@ class ModelInputError(ModelError, ValueError):
     """Messages or generation settings that a model cannot take."""
 
 
-class ModelUnavailableError(ModelError):
+class ModelUnavailableError(ModelError, TransientError):
     """A server that could not be reached, or a model that could not be provisioned."""
 
 

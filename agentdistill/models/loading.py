@@ -39,6 +39,7 @@ def backend_options(config: ModelConfig) -> dict[str, Any]:
 def open_chat_model(config: ModelConfig | str) -> Iterator[ChatModel]:
     """The model a config asks for; with ``serve`` set, behind a managed vLLM server for its lifetime."""
     if isinstance(config, str):
+        parse_model_spec(config)  # a bad spec is the spec's error, not a config field's
         config = ModelConfig(spec=config)
     with contextlib.ExitStack() as stack:
         if config.serve is None:

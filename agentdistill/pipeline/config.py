@@ -47,6 +47,9 @@ class PipelineConfig:
     ``model.spec`` are set by the pipeline, ``model.serve`` serves each evaluated model with vLLM."""
     baseline: bool = True
     """Also evaluate the untrained student (``train.student``), for the before/after comparison."""
+    strict_data: bool = True
+    """Fail before the first stage when a task spec falls back to a bundled sample or asks for more rows
+    than its source holds (set false to run on the bundled samples, as the offline demo does)."""
 
     def __post_init__(self) -> None:
         if self.eval.model.serve is not None and self.train.lora and not self.train.merge:

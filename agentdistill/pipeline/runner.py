@@ -1,9 +1,13 @@
 """``agentdistill pipeline``: generate, filter, train, evaluate and report in one run directory.
 
 Every stage writes into its own folder of ``run_dir`` and records a completion marker
-(``run_dir/stages/<stage>.json``) holding a hash of the settings it ran with. A rerun skips stages whose
-marker matches, resumes the ones that were interrupted (generation and evaluation resume episode by
-episode) and redoes a stage, and everything after it, when its settings changed.
+(``run_dir/stages/<stage>.json``, written atomically) holding a digest of its settings *and of the
+upstream output it read* (the trajectories, the filtered set, the trained checkpoint). A rerun skips
+stages whose marker matches, resumes the ones that were interrupted (generation and evaluation resume
+episode by episode, reusing only records of the current settings) and redoes a stage, and everything
+after it, when its settings or its input changed; the stage then replaces the stale records of its
+folder. One pipeline at a time owns a run directory (a lock), and a stage that ends with episodes to
+retry (a server went away) stops the run with a non-zero exit instead of passing partial data on.
 
     run_dir/
       trajectories/   teacher episodes (JSONL shards + manifest)      generate
@@ -20,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -27,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from agentdistill.config import to_dict
-from agentdistill.errors import AgentDistillError
+from agentdistill.errors import AgentDistillError, IncompleteRunError
 from agentdistill.evaluation.config import EvalConfig
+from agentdistill.locking import DirectoryLock
 from agentdistill.pipeline.config import STAGES, PipelineConfig
 from agentdistill.training.config import TrainConfig
 from agentdistill.trajectories.config import GenerateConfig
@@ -36,6 +42,14 @@ from agentdistill.trajectories.config import GenerateConfig
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _files_digest(folder: Path) -> str | None:
+    """A stage folder's state: its record files' names, sizes and modification times (None if absent)."""
+    if not folder.is_dir():
+        return None
+    files = sorted(p for p in folder.rglob("*.jsonl") if p.is_file())
+    return _digest([(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files])
 
 
 class Pipeline:
@@ -55,14 +69,24 @@ class Pipeline:
         return self.run_dir / "stages" / f"{stage}.json"
 
     def _settings(self, stage: str) -> Any:
+        """What a stage's result depends on: its settings and the upstream output it reads."""
+        from agentdistill.fingerprints import checkpoint_fingerprint
+
         c = self.config
-        return {
-            "generate": to_dict(self._generate_config()),
-            "filter": [to_dict(f) for f in c.filters],
-            "train": to_dict(c.train),
-            "eval": {"eval": to_dict(c.eval), "baseline": c.baseline},
-            "report": None,
-        }[stage]
+        if stage == "generate":
+            return to_dict(self._generate_config())
+        if stage == "filter":
+            return {
+                "filters": [to_dict(f) for f in c.filters],
+                "input": _files_digest(self.run_dir / "trajectories"),
+            }
+        if stage == "train":
+            return {"train": to_dict(c.train), "input": _files_digest(self.run_dir / "filtered")}
+        if stage == "eval":
+            student = self.run_dir / "student"
+            weights = checkpoint_fingerprint(student) if student.is_dir() else None
+            return {"eval": to_dict(c.eval), "baseline": c.baseline, "student": weights}
+        return {"input": _files_digest(self.run_dir / "eval")}
 
     def _done(self, stage: str) -> bool:
         marker = self._marker(stage)
@@ -73,20 +97,33 @@ class Pipeline:
     def _finish(self, stage: str, result: dict[str, Any]) -> None:
         marker = self._marker(stage)
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(
+        tmp = marker.with_suffix(".json.tmp")
+        tmp.write_text(
             json.dumps({"settings": _digest(self._settings(stage)), "result": result}, default=str)
         )
+        os.replace(tmp, marker)  # a kill never leaves a half-written marker that looks complete
         self.results[stage] = result
 
     # -- stages ------------------------------------------------------------------------------------
 
     def _generate_config(self) -> GenerateConfig:
-        return dataclasses.replace(self.config.generate, out=str(self.run_dir / "trajectories"))
+        g = self.config.generate
+        return dataclasses.replace(
+            g,
+            out=str(self.run_dir / "trajectories"),
+            overwrite=True,  # the run directory follows its config: records of other settings are replaced
+            strict_data=g.strict_data or self.config.strict_data,
+        )
 
     def stage_generate(self) -> dict[str, Any]:
         from agentdistill.trajectories.runner import generate
 
         summary = generate(self._generate_config(), progress=self.progress)
+        if summary.transient:
+            raise IncompleteRunError(
+                f"generate: {summary.transient} episodes failed because a server or sandbox was unavailable; "
+                "rerun the pipeline to retry them (finished episodes are kept)"
+            )
         return {k: v for k, v in dataclasses.asdict(summary).items() if k != "out"}
 
     def stage_filter(self) -> dict[str, Any]:
@@ -135,6 +172,8 @@ class Pipeline:
             name=name,
             model=dataclasses.replace(e.model, spec=spec),
             data_dir=e.data_dir or self.config.generate.data_dir,
+            overwrite=True,
+            strict_data=e.strict_data or self.config.strict_data,
         )
 
     def stage_eval(self) -> dict[str, Any]:
@@ -148,6 +187,11 @@ class Pipeline:
         for name, spec in targets:
             self.log(f"evaluating {name} ({spec}) on {', '.join(e.benchmarks)}")
             result = run_eval(self._eval_config(name, spec), progress=self.progress)
+            if result.transient:
+                raise IncompleteRunError(
+                    f"eval {name}: {result.transient} tasks failed because a server or sandbox was unavailable; "
+                    "rerun the pipeline to retry them"
+                )
             runs[name] = str(result.out_dir)
         return {"runs": runs}
 
@@ -168,8 +212,13 @@ class Pipeline:
 
     def run(self) -> dict[str, dict[str, Any]]:
         """Run every stage that is not already complete; returns each stage's result."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "pipeline.json").write_text(json.dumps(to_dict(self.config), indent=2, default=str))
+        with DirectoryLock(self.run_dir, "pipeline"):
+            (self.run_dir / "pipeline.json").write_text(
+                json.dumps(to_dict(self.config), indent=2, default=str)
+            )
+            return self._run_stages()
+
+    def _run_stages(self) -> dict[str, dict[str, Any]]:
         for stage in STAGES:
             if stage == "eval" and not self.config.eval.benchmarks:
                 continue

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from agentdistill.errors import AgentDistillError
+from agentdistill.errors import TransientError
 
 
-class SandboxError(AgentDistillError):
-    """The sandbox could not do what was asked (worker failed to start, bad fork index...)."""
+class SandboxError(TransientError):
+    """The sandbox could not do what was asked (worker failed to start, bad fork index...): an
+    infrastructure failure, so an episode that hits it is retried rather than counted as done."""
 
 
 class SandboxUnavailable(SandboxError):

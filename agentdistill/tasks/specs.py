@@ -22,10 +22,12 @@ import itertools
 import json
 import random
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+from agentdistill.errors import AgentDistillWarning
 from agentdistill.jsonl import iter_jsonl_objects
 from agentdistill.schema import Task
 from agentdistill.tasks.registry import (
@@ -142,9 +144,58 @@ def iter_tasks(
     yield from rows
 
 
-def load_tasks(spec: str | TaskSpec, **options: Any) -> list[Task]:
-    """All tasks a spec names, as a list (options as for :func:`iter_tasks`)."""
-    return list(iter_tasks(spec, **options))
+def check_distinct_files(specs: list[str]) -> None:
+    """Task files name their tasks after the file (``<stem>/<row id>``): two different files with one
+    name would give their tasks the same ids, so the second would be taken for the first."""
+    seen: dict[str, Path] = {}
+    for text in specs:
+        spec = parse_task_spec(text)
+        if spec.kind != "file":
+            continue
+        path = Path(spec.target).expanduser().resolve()
+        other = seen.setdefault(spec.label, path)
+        if other != path:
+            raise BenchmarkError(
+                f"task files {other} and {path} share the name {spec.label!r}, so their task ids would collide; "
+                "rename one of them"
+            )
+
+
+class DataWarning(AgentDistillWarning):
+    """Tasks that are not what their spec suggests: a bundled sample, or fewer rows than asked for."""
+
+
+def data_problems(spec: TaskSpec, tasks: list[Task]) -> list[str]:
+    """What is wrong with reading ``spec`` as the benchmark its name says (empty when nothing is)."""
+    problems = []
+    if tasks and tasks[0].metadata.get("data_source") == "bundled-sample":
+        problems.append(
+            f"{spec.label}: no data directory is set, so these are the {len(tasks)} rows of the sample bundled "
+            "with agentdistill, not the benchmark (point --data-dir or $AGENTDISTILL_DATA_DIR at a full "
+            "copy, e.g. ../shared/data)"
+        )
+    if spec.stop is not None and spec.stop > 0 and (spec.start or 0) >= 0:
+        asked = spec.stop - (spec.start or 0)
+        if asked > len(tasks):
+            problems.append(
+                f"{spec.label}: the spec asks for {asked} rows but the source has only {len(tasks)}"
+            )
+    return problems
+
+
+def load_tasks(spec: str | TaskSpec, *, strict: bool = False, **options: Any) -> list[Task]:
+    """All tasks a spec names, as a list (options as for :func:`iter_tasks`).
+
+    A bundled sample standing in for a benchmark, or fewer rows than the spec asks for, is a
+    :class:`DataWarning`, or with ``strict`` a :class:`BenchmarkError`, before any work starts.
+    """
+    parsed = parse_task_spec(spec) if isinstance(spec, str) else spec
+    tasks = list(iter_tasks(parsed, **options))
+    for problem in data_problems(parsed, tasks):
+        if strict:
+            raise BenchmarkError(f"{problem}; strict data is on (--strict-data, the pipeline's default)")
+        warnings.warn(problem, DataWarning, stacklevel=2)
+    return tasks
 
 
 # -- reading rows ------------------------------------------------------------------------------------

@@ -22,8 +22,9 @@ class TrainConfig:
     student: str = "default"
     """Model to train: ``default`` (the packaged SmolLM2-135M-Instruct), ``hf:<dir or hub id>`` or a plain path."""
     data: list[str] = dataclasses.field(default_factory=list)
-    """Training data: trajectory JSONL files, folders of them (searched recursively), or Hugging Face
-    dataset folders saved with ``save_to_disk`` / hub ids. Several sources are concatenated."""
+    """Training data: trajectory JSONL files, trajectory directories (e.g. a pipeline's ``filtered/``; a
+    killed generation run reads fine), or Hugging Face dataset folders saved with ``save_to_disk`` / hub
+    ids. Several sources are concatenated."""
     output_dir: str = ""
     """Where the trained student goes (model or LoRA adapter, tokenizer, chat template, summary)."""
     data_split: str = "train"

@@ -1,7 +1,8 @@
 """Training data -> tokenized ``datasets.Dataset`` with step-level labels, and an account of what was left out.
 
-Sources: trajectory JSONL files (``agentdistill.trajectory/1``, agent or CoT), folders of them (shards are
-found recursively), and Hugging Face datasets (a ``save_to_disk`` folder or a hub id) whose rows are either
+Sources: trajectory JSONL files (``agentdistill.trajectory/1`` and ``/2``, agent or CoT), trajectory
+directories as :mod:`agentdistill.trajectories.store` defines them (shards, torn last lines skipped, the
+newest record per id), and Hugging Face datasets (a ``save_to_disk`` folder or a hub id) whose rows are either
 trajectory records or plain ``{"messages": [...]}`` chats. In a plain chat without ``train`` flags every
 assistant message is trained. Every example that is not used is counted with its reason, and a run with no
 usable example is an error, so bad data never turns into a silent empty run.
@@ -19,8 +20,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from agentdistill.errors import AgentDistillError
-from agentdistill.schema import Message, SchemaError, Trajectory, read_trajectories
+from agentdistill.schema import Message, SchemaError, Trajectory
 from agentdistill.training.masking import MaskingError, apply_length_policy, mask_conversation
+from agentdistill.trajectories.store import TrajectoryDirError, iter_trajectories, shard_paths
 
 
 class TrainingDataError(AgentDistillError, ValueError):
@@ -72,17 +74,15 @@ def iter_records(source: str, *, split: str = "train", skip_invalid: bool = Fals
     if path.is_file():
         if path.suffix not in (".jsonl", ".json"):
             raise TrainingDataError(f"{path}: expected a .jsonl trajectory file")
-        yield from _iter_jsonl(path, skip_invalid)
+        yield from _iter_trajectory_set(path, skip_invalid)
     elif path.is_dir() and _is_hf_dataset_dir(path):
         yield from _iter_hf(_load_hf_from_disk(path, split), str(path), skip_invalid)
     elif path.is_dir():
-        files = sorted(p for p in path.rglob("*.jsonl") if p.is_file())
-        if not files:
-            raise TrainingDataError(
-                f"{path}: no .jsonl trajectory files (and not a saved Hugging Face dataset)"
-            )
-        for f in files:
-            yield from _iter_jsonl(f, skip_invalid)
+        try:
+            shard_paths(path)  # what a trajectory directory is: decided in one place, for every reader
+        except TrajectoryDirError as e:
+            raise TrainingDataError(f"{e} (and not a saved Hugging Face dataset)") from None
+        yield from _iter_trajectory_set(path, skip_invalid)
     elif path.exists():
         raise TrainingDataError(f"{path}: not a file or folder")
     elif "/" in source and not source.startswith((".", "/", "~")):
@@ -91,21 +91,27 @@ def iter_records(source: str, *, split: str = "train", skip_invalid: bool = Fals
         raise TrainingDataError(f"{source}: no such file or folder")
 
 
-def _iter_jsonl(path: Path, skip_invalid: bool) -> Iterator[_Record]:
+def _iter_trajectory_set(path: Path, skip_invalid: bool) -> Iterator[_Record]:
+    """Records of a trajectory file or directory through the one reader: the newest record per id, a
+    torn last line (a killed writer) skipped; other invalid lines raise, or with ``skip_invalid`` are
+    counted."""
     if not skip_invalid:
-        for n, traj in enumerate(read_trajectories(path), 1):
+        for n, traj in enumerate(iter_trajectories(path), 1):
             yield _Record(traj.messages, f"{path} record {n} ({traj.id})")
         return
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    for shard in shard_paths(path):
+        lines = shard.read_text(encoding="utf-8").split("\n")
+        for lineno, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
-                traj = Trajectory.from_json(line, source=str(path), line=lineno)
+                traj = Trajectory.from_json(line, source=str(shard), line=lineno)
             except SchemaError as e:
-                yield _Record(None, f"{path}:{lineno}", problem=f"invalid record: {_short(e)}")
+                if lineno == len(lines):  # torn by a kill: not a record at all
+                    continue
+                yield _Record(None, f"{shard}:{lineno}", problem=f"invalid record: {_short(e)}")
                 continue
-            yield _Record(traj.messages, f"{path}:{lineno} ({traj.id})")
+            yield _Record(traj.messages, f"{shard}:{lineno} ({traj.id})")
 
 
 def _short(err: Exception) -> str:

@@ -44,7 +44,14 @@ class GenerateConfig:
     data_dir: str | None = None
     """Benchmark data directory laid out like shared/data; None: bundled samples or $AGENTDISTILL_DATA_DIR."""
     overwrite: bool = False
-    """Delete the existing shards of ``out`` first instead of resuming."""
+    """Replace the records of ``out`` made with other settings (and those of tasks no longer asked for)
+    instead of refusing to run; records of the current settings are kept and the run resumes."""
+    retry_failed: bool = False
+    """Also retry episodes that failed permanently (the episode itself raised); infrastructure failures
+    (a server or sandbox outage) are always retried."""
+    strict_data: bool = False
+    """Fail instead of warning when a task spec falls back to a bundled sample or asks for more rows than
+    its source holds."""
 
     def __post_init__(self) -> None:
         from agentdistill.agents.solvers import SOLVERS

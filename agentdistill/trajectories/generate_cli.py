@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from agentdistill.cli_options import ConfigFlags, config_yaml, print_config_option, set_option
+from agentdistill.errors import IncompleteRunError
 from agentdistill.trajectories.config import GenerateConfig
 
 # flag -> GenerateConfig field; every other field is reachable with --set
@@ -29,6 +30,8 @@ GENERATE_FLAGS = ConfigFlags(
         "index": "retrieval.index",
         "data_dir": "data_dir",
         "overwrite": "overwrite",
+        "retry_failed": "retry_failed",
+        "strict_data": "strict_data",
     },
 )
 
@@ -60,6 +63,8 @@ def generate_command(
     set_: Annotated[list[str] | None, set_option()] = None,
     print_config: Annotated[bool, print_config_option()] = False,
     overwrite: Annotated[bool, _opt("overwrite", "--overwrite")] = False,
+    retry_failed: Annotated[bool, _opt("retry_failed", "--retry-failed")] = False,
+    strict_data: Annotated[bool, _opt("strict_data", "--strict-data")] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
 ) -> None:
     """Run a teacher (or student + teacher checks) over tasks and stream trajectories to JSONL shards."""
@@ -67,12 +72,19 @@ def generate_command(
 
     from agentdistill.trajectories.runner import generate
 
-    cfg = GENERATE_FLAGS.load(config, {**locals(), "overwrite": overwrite or None}, set_)
+    flags = {**locals(), "overwrite": overwrite or None, "retry_failed": retry_failed or None}
+    cfg = GENERATE_FLAGS.load(config, {**flags, "strict_data": strict_data or None}, set_)
     if print_config:
         typer.echo(config_yaml(cfg), nl=False)
         return
     summary = generate(cfg, progress=not no_progress)
+    replaced = f", {summary.replaced} of other settings replaced" if summary.replaced else ""
     Console().print(
-        f"{summary.written} episodes written ({summary.skipped} already done, {summary.failed} failed), "
+        f"{summary.written} episodes written ({summary.skipped} already done, {summary.failed} failed{replaced}), "
         f"{summary.succeeded} correct, {summary.completion_tokens} tokens in {summary.wall_time_s:.1f}s -> {summary.out}"
     )
+    if summary.transient:
+        raise IncompleteRunError(
+            f"{summary.transient} episodes failed because a server or sandbox was unavailable; they are not "
+            "done: rerun the same command to retry them"
+        )

@@ -39,8 +39,11 @@ def git_revision() -> str | None:
         return None
 
 
-def record_run(directory: str | Path, config: dict[str, Any], **facts: Any) -> dict[str, Any]:
-    """Add one run's entry to ``manifest.json`` (config of the latest run at the top); returns the entry."""
+def record_run(
+    directory: str | Path, config: dict[str, Any], *, settings: dict[str, Any] | None = None, **facts: Any
+) -> dict[str, Any]:
+    """Add one run's entry to ``manifest.json`` (config and fingerprinted ``settings`` of the latest run at
+    the top, so a later run with other settings can say what changed); returns the entry."""
     path = Path(directory) / "manifest.json"
     manifest = json.loads(path.read_text()) if path.exists() else {"runs": []}
     entry = {
@@ -51,6 +54,8 @@ def record_run(directory: str | Path, config: dict[str, Any], **facts: Any) -> d
         **facts,
     }
     manifest["config"] = config
+    if settings is not None:
+        manifest["settings"] = settings
     manifest["runs"].append(entry)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, default=str))

@@ -2,8 +2,11 @@
 
 Episodes run as asyncio tasks (``concurrency`` at once) against one model object, so an ``openai:``
 teacher gets that many concurrent requests (spread over its replicas) and an ``hf:`` teacher batches
-them. Each finished episode is appended to the run's shard at once; a rerun skips the ids already
-stored. An episode that fails is stored with ``status: failed`` and its error; the run goes on.
+them. Each finished episode is appended to the run's shard at once, stamped with the fingerprint of the
+settings and task that made it. A rerun skips the episodes stored with the current fingerprint, retries
+those that failed because a server or sandbox went away (``failure: transient``; ``retry_failed`` retries
+every failure), and refuses a folder of other settings unless ``overwrite`` replaces them. An episode
+that fails is stored with ``status: failed`` and its error; the run goes on.
 """
 
 from __future__ import annotations
@@ -26,13 +29,13 @@ from rich.progress import (
 )
 
 from agentdistill.config import to_dict
-from agentdistill.errors import AgentDistillError
+from agentdistill.errors import AgentDistillError, failure_kind
 from agentdistill.schema import Task, Trajectory
 from agentdistill.tasks.metrics import is_success
-from agentdistill.tasks.specs import load_tasks
+from agentdistill.tasks.specs import check_distinct_files, load_tasks
 from agentdistill.trajectories.config import GenerateConfig
 from agentdistill.trajectories.manifest import record_run, update_last_run
-from agentdistill.trajectories.store import SHARD_GLOB, TrajectoryStore
+from agentdistill.trajectories.store import TrajectoryStore
 
 Solver = Callable[[Task, int], Awaitable[Trajectory]]
 
@@ -53,16 +56,22 @@ class GenerateSummary:
     """Written episodes whose run itself failed (status failed)."""
     completion_tokens: int
     wall_time_s: float
+    transient: int = 0
+    """Of the failed, failures of the infrastructure (a server or sandbox outage): a rerun retries them."""
+    replaced: int = 0
+    """Stored records of other settings (or of tasks no longer asked for) removed by ``overwrite``."""
 
 
 def load_task_list(config: GenerateConfig) -> list[Task]:
     """The tasks of all specs, in order, with duplicate ids (same task named twice) dropped."""
     if not config.tasks:
         raise AgentDistillError("no tasks given: pass --tasks SPEC (e.g. gsm8k[:20] or hotpotqa:train[:100])")
+    check_distinct_files(config.tasks)
     seen: set[str] = set()
     tasks = []
     for spec in config.tasks:
-        for task in load_tasks(spec, data_dir=config.data_dir, seed=config.seed, domain=config.domain):
+        options = {"data_dir": config.data_dir, "seed": config.seed, "domain": config.domain}
+        for task in load_tasks(spec, strict=config.strict_data, **options):
             if task.id not in seen:
                 seen.add(task.id)
                 tasks.append(task)
@@ -118,25 +127,52 @@ def build_solver(config: GenerateConfig, teacher: Any, student: Any) -> Solver:
     return solve
 
 
+def generation_settings(config: GenerateConfig) -> dict[str, Any]:
+    """What decides an episode's content (fingerprinted; kept in the manifest to say what changed)."""
+    from agentdistill.fingerprints import episode_settings, model_identity
+
+    agent = config.agent
+    student = config.student if agent.reflection == "student" and config.student is not None else None
+    return {
+        "teacher": model_identity(config.teacher.spec),
+        "student": model_identity(student.spec) if student is not None else None,
+        **episode_settings(config.mode, agent, config.retrieval, config.sandbox),
+    }
+
+
 async def agenerate(config: GenerateConfig, *, progress: bool = True) -> GenerateSummary:
-    """Run (or resume) a generation run; see the module docstring."""
+    """Run (or resume) a generation run; see the module docstring.
+
+    Records of the current settings are reused; failures of the infrastructure (``failure: transient``)
+    are retried; records made with other settings are refused unless ``config.overwrite`` replaces them.
+    """
+    from agentdistill.fingerprints import describe_changes, digest, previous_settings, record_fingerprint
+
     out = Path(config.out)
-    if config.overwrite and out.exists():
-        for shard in out.glob(SHARD_GLOB):
-            shard.unlink()
     tasks = load_task_list(config)
     episodes = [(t, k) for t in tasks for k in range(config.samples_per_task)]
+    settings = generation_settings(config)
+    settings_digest = digest(settings)
+    expected = {f"{t.id}#{k}": record_fingerprint(settings_digest, t) for t, k in episodes}
     started = time.monotonic()
-    with TrajectoryStore(out) as store:
-        todo = [(t, k) for t, k in episodes if f"{t.id}#{k}" not in store.done]
-        record_run(out, to_dict(config), episodes=len(episodes), skipped=len(episodes) - len(todo),
+    with TrajectoryStore(out, purpose="generate") as store:
+        changes = describe_changes(previous_settings(out / "manifest.json") or {}, settings)
+        replaced = store.reconcile(expected, replace=config.overwrite, changes=changes)
+        todo = [
+            (t, k)
+            for t, k in episodes
+            if not store.is_done(f"{t.id}#{k}", expected[f"{t.id}#{k}"], retry_failed=config.retry_failed)
+        ]
+        record_run(out, to_dict(config), settings=settings, settings_digest=settings_digest,
+                   episodes=len(episodes), skipped=len(episodes) - len(todo), replaced=replaced,
                    shard=store.shard.name)  # fmt: skip
-        counts = {"written": 0, "ok": 0, "failed": 0, "tokens": 0}
+        counts = {"written": 0, "ok": 0, "failed": 0, "transient": 0, "tokens": 0}
         if todo:
             async with _models(config) as (teacher, student):
                 solve = build_solver(config, teacher, student)
+                stamp = lambda traj: traj.model_copy(update={"fingerprint": expected[traj.id]})  # noqa: E731
                 await _run_all(
-                    todo, solve, store, config.concurrency, counts, progress, len(episodes) - len(todo)
+                    todo, solve, store, config.concurrency, counts, progress, len(episodes) - len(todo), stamp
                 )
     summary = GenerateSummary(
         out=out,
@@ -145,6 +181,8 @@ async def agenerate(config: GenerateConfig, *, progress: bool = True) -> Generat
         written=counts["written"],
         succeeded=counts["ok"],
         failed=counts["failed"],
+        transient=counts["transient"],
+        replaced=replaced,
         completion_tokens=counts["tokens"],
         wall_time_s=round(time.monotonic() - started, 2),
     )
@@ -166,6 +204,7 @@ async def _run_all(
     counts: dict[str, int],
     show: bool,
     already: int,
+    stamp: Callable[[Trajectory], Trajectory] = lambda t: t,
 ) -> None:
     sem = asyncio.Semaphore(max(1, concurrency))
     columns = (
@@ -183,10 +222,12 @@ async def _run_all(
                     traj = await solve(task, k)
                 except Exception as e:  # a solver bug must not sink the run: record it
                     traj = _failed(task, k, e)
+            traj = stamp(traj)
             store.append(traj)
             counts["written"] += 1
             counts["ok"] += int(is_success(traj.score))
             counts["failed"] += int(traj.status == "failed")
+            counts["transient"] += int(traj.failure == "transient")
             counts["tokens"] += traj.stats.completion_tokens
             elapsed = max(time.monotonic() - start, 1e-6)
             bar.update(job, advance=1, ok_rate=f"{counts['ok'] / counts['written']:.0%}",
@@ -205,4 +246,5 @@ def _failed(task: Task, k: int, error: Exception) -> Trajectory:
         messages=[],
         status="failed",
         error=f"{type(error).__name__}: {error}",
+        failure=failure_kind(error),  # type: ignore[arg-type]
     )

@@ -6,6 +6,8 @@ import pytest
 
 from agentdistill.agents.codeact import CodeActAgent, first_paragraph
 from agentdistill.agents.config import AgentConfig
+from agentdistill.models.base import ModelUnavailableError
+from agentdistill.sandbox import SandboxError
 from agentdistill.schema import Task
 
 from .scripted import ScriptedModel, step
@@ -236,3 +238,26 @@ def test_answer_found_prefix_needs_the_option_and_a_clean_output(sandbox_config)
     config = AgentConfig(max_steps=3, answer_found_prefix=True)
     CodeActAgent(model, config, sandbox=sandbox_config).run(MATH)
     assert [c[2] for c in model.calls] == [False, False]  # an error step does not count as the answer shown
+
+
+class _Raising(ScriptedModel):
+    def __init__(self, error: Exception) -> None:
+        super().__init__([])
+        self.error = error
+
+    async def _agenerate_batch(self, conversations, params, continue_final):
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (ModelUnavailableError("could not get a reply from http://x after 7 attempts"), "transient"),
+        (ConnectionError("refused"), "transient"),
+        (SandboxError("the local sandbox worker failed to start"), "transient"),
+        (ValueError("a bug"), "permanent"),
+    ],
+)
+def test_a_failed_episode_says_whether_it_was_an_outage(sandbox_config, error, kind):
+    traj = CodeActAgent(_Raising(error), sandbox=sandbox_config).run(MATH)
+    assert traj.status == "failed" and traj.failure == kind and type(error).__name__ in traj.error

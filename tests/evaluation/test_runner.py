@@ -69,7 +69,7 @@ def test_eval_writes_predictions_metrics_table_and_resumes(tmp_path):
     assert metrics["averages"]["in_domain"] == pytest.approx(
         (bench["hotpotqa"]["score"] + bench["math500"]["score"]) / 2
     )
-    assert "| hotpotqa | qa | in_domain | 3 |" in (out / "results.md").read_text()
+    assert "| hotpotqa† | qa | in_domain | 3 |" in (out / "results.md").read_text()
     # rerun: nothing solved, no model call, no duplicate
     again = run_eval(cfg, model=model, progress=False)
     assert model.calls == 10 and again.solved == 0 and again.skipped == 10
@@ -86,9 +86,9 @@ def test_killed_run_resumes_without_loss_or_duplicates(tmp_path):
     raw = pred.read_text().splitlines(keepends=True)
     # simulate a kill: four records lost, the fifth torn mid-line
     pred.write_text("".join(raw[:5]) + raw[5][:40])
-    assert len(read_predictions(pred)) == 5 and pred.read_text().endswith("\n")
+    assert len(read_predictions(pred)) == 5 and not pred.read_text().endswith("\n")  # readers never cut
     model.calls = 0
-    result = run_eval(cfg, model=model, progress=False)
+    result = run_eval(cfg, model=model, progress=False)  # the writer does
     assert model.calls == 5 and result.solved == 5
     ids = [r["task"]["id"] for r in lines(pred)]
     assert len(ids) == len(set(ids)) == 10
@@ -284,3 +284,23 @@ def test_cli_eval_config_file_and_overrides(tmp_path, monkeypatch):
     assert (
         e.value.code == 0 and seen[1].benchmarks == ["gsm8k[:1]", "aime:2024"] and seen[1].mode == "cot-rag"
     )
+
+
+def test_an_outage_mid_eval_is_counted_as_transient_and_retried(tmp_path):
+    cfg = config(tmp_path)
+    tasks = load_eval_tasks(cfg)
+    good = gold_replier(tasks)
+    down = {t.question for t in tasks[:3]}
+
+    def flaky(conv):
+        if any(q in conv[-1]["content"] for q in down):
+            raise ConnectionError("connection refused")
+        return good(conv)
+
+    result = run_eval(cfg, model=ScriptedChatModel(flaky), progress=False)
+    assert result.transient == 3
+    rows = lines(tmp_path / "run" / PREDICTIONS)
+    assert sorted(r["failure"] for r in rows if r["status"] == "failed") == ["transient"] * 3
+    model = ScriptedChatModel(good)
+    again = run_eval(cfg, model=model, progress=False)
+    assert model.calls == 3 and again.transient == 0 and again.skipped == 7

@@ -87,15 +87,34 @@ def test_sigkill_then_rerun_loses_and_duplicates_nothing(tmp_path, sandbox_confi
     assert "0 episodes written (24 already done" in out
 
 
-def test_failing_teacher_is_recorded_not_fatal(tmp_path, sandbox_config):
+def test_failing_teacher_is_recorded_not_fatal(tmp_path, sandbox_config, monkeypatch):
+    monkeypatch.setenv("FAKE_TEACHER", "down")
     config = load_config(
-        GenerateConfig, write_config(tmp_path, "langchain:tests.generate.fake_models:broken", 3)
+        GenerateConfig, write_config(tmp_path, "langchain:tests.generate.fake_models:switchable", 3)
     )
     config.teacher.max_retries = 0
     summary = generate(config, progress=False)
-    assert summary.written == 3 and summary.failed == 3
+    assert summary.written == 3 and summary.failed == 3 and summary.transient == 3
     trajs = list(iter_trajectories(tmp_path / "run"))
     assert all(t.status == "failed" and "teacher server went away" in t.error for t in trajs)
+    assert all(t.failure == "transient" for t in trajs)  # an outage, not a property of the task
+    # the same run with the teacher back: the failed episodes are not "done", so they are retried
+    monkeypatch.setenv("FAKE_TEACHER", "up")
+    again = generate(config, progress=False)
+    assert again.written == 3 and again.skipped == 0 and again.failed == 0
+    assert all(t.status == "ok" for t in iter_trajectories(tmp_path / "run"))
+
+
+def test_a_permanent_failure_is_done_unless_retry_failed(tmp_path, sandbox_config, monkeypatch):
+    monkeypatch.setenv("FAKE_TEACHER", "buggy")
+    spec = "langchain:tests.generate.fake_models:switchable"
+    config = load_config(GenerateConfig, write_config(tmp_path, spec, 2))
+    assert generate(config, progress=False).failed == 2
+    assert all(t.failure == "permanent" for t in iter_trajectories(tmp_path / "run"))
+    monkeypatch.setenv("FAKE_TEACHER", "up")
+    assert generate(config, progress=False).written == 0  # a bug in the episode is not retried by itself...
+    config.retry_failed = True
+    assert generate(config, progress=False).written == 2  # ...only when asked
 
 
 def test_missing_tasks_is_a_clear_error(tmp_path):

@@ -13,6 +13,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 
 MICRO = {
+    "strict_data": False,  # the bundled samples stand in for the benchmarks
     "generate": {
         "tasks": ["math:train[:1]", "hotpotqa:train[:1]"],
         "concurrency": 2,
@@ -118,3 +119,87 @@ def test_micro_pipeline_served_by_vllm(tmp_path, sandbox_config):
         assert json.loads(line)["agent"]["model"].startswith(f"openai:{served_as}@http://127.0.0.1:")
     report = (run / "report" / "report.md").read_text()
     assert "## Agent behaviour" in report
+
+
+def _predictions(run: Path, name: str) -> list[dict]:
+    return [json.loads(x) for x in (run / "eval" / name / "predictions.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_changed_eval_settings_and_a_retrained_student_never_show_old_predictions(tmp_path, sandbox_config):
+    from ..fake_openai_server import FakeTeacher
+
+    teacher = FakeTeacher().start()
+    try:
+        pool, held_out = tmp_path / "pool.jsonl", tmp_path / "held_out.jsonl"
+        for path, n in ((pool, 4), (held_out, 2)):
+            rows = [
+                {"id": f"q{i}", "question": f"What is 6 * 7 ({path.stem} {i})?", "answer": "42"}
+                for i in range(n)
+            ]
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        config = {
+            "run_dir": str(tmp_path / "run"),
+            "generate": {
+                "tasks": [str(pool)],
+                "domain": "math",
+                "teacher": {"spec": teacher.spec, "max_retries": 1},
+                "agent": {"max_steps": 1},
+            },
+            "filters": ["failed"],
+            "train": {**MICRO["train"], "lora": False, "gradient_checkpointing": False, "max_length": 1024},
+            "eval": {
+                "benchmarks": [str(held_out)],
+                "domain": "math",
+                "mode": "agent",
+                "agent": {"max_steps": 1, "max_tokens": 24},
+                "concurrency": 2,
+            },
+        }
+        path = tmp_path / "p.yaml"
+
+        def run_pipeline() -> str:
+            path.write_text(yaml.safe_dump(config))
+            cmd = [
+                sys.executable,
+                "-m",
+                "agentdistill.cli",
+                "pipeline",
+                "--config",
+                str(path),
+                "--no-progress",
+            ]
+            proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1500)
+            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+            return proc.stdout
+
+        run_pipeline()
+        run = tmp_path / "run"
+        first = {name: _predictions(run, name) for name in ("base", "student")}
+        assert all(p["agent"]["generation"]["max_steps"] == 1 for rows in first.values() for p in rows)
+
+        # eval.agent.max_steps changes: every prediction is redone, none is shown from the old settings
+        config["eval"]["agent"]["max_steps"] = 2
+        out = run_pipeline()
+        assert out.count("complete, skipped") == 3  # generate, filter, train
+        second = {name: _predictions(run, name) for name in ("base", "student")}
+        for name in ("base", "student"):
+            assert len(second[name]) == 2  # replaced, not shadowed
+            assert all(p["agent"]["generation"]["max_steps"] == 2 for p in second[name])
+            old = {p["fingerprint"] for p in first[name]}
+            assert not old & {p["fingerprint"] for p in second[name]}
+
+        # the student is retrained: its predictions are redone, the base model's are reused
+        config["train"]["learning_rate"] = 5e-5
+        run_pipeline()
+        third = {name: _predictions(run, name) for name in ("base", "student")}
+        assert [p["fingerprint"] for p in third["base"]] == [p["fingerprint"] for p in second["base"]]
+        assert not {p["fingerprint"] for p in third["student"]} & {
+            p["fingerprint"] for p in second["student"]
+        }
+        student_metrics = json.loads((run / "eval" / "student" / "metrics.json").read_text())
+        base_metrics = json.loads((run / "eval" / "base" / "metrics.json").read_text())
+        assert student_metrics["run"]["solved_this_invocation"] == 2
+        assert base_metrics["run"]["solved_this_invocation"] == 0
+    finally:
+        teacher.stop()

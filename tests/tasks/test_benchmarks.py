@@ -8,7 +8,7 @@ import pytest
 
 from agentdistill.errors import AgentDistillError
 from agentdistill.tasks.decontamination import eval_questions, is_contaminated, normalize_question
-from agentdistill.tasks.registry import get_benchmark, list_benchmarks, load_benchmarks_file
+from agentdistill.tasks.registry import BenchmarkError, get_benchmark, list_benchmarks, load_benchmarks_file
 from agentdistill.tasks.specs import load_tasks, parse_task_spec
 
 # Row counts as stated in ../shared/data/README.md.
@@ -217,3 +217,36 @@ def test_decontamination_set(shared_data):
     assert not any(is_contaminated(t.question, shared_data) for t in train)
     assert len(questions) > 4000
     assert eval_questions(shared_data) is questions or eval_questions(shared_data) == questions
+
+
+def test_a_bundled_sample_or_a_short_source_is_said_loudly_or_refused(monkeypatch, tmp_path):
+    import warnings
+
+    from agentdistill.tasks.specs import DataWarning
+
+    monkeypatch.delenv("AGENTDISTILL_DATA_DIR", raising=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tasks = load_tasks("gsm8k[:6]")
+    messages = [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+    assert len(tasks) == 5
+    assert any("sample bundled with agentdistill, not the benchmark" in m for m in messages)
+    assert any("asks for 6 rows but the source has only 5" in m for m in messages)
+    with pytest.raises(BenchmarkError, match="strict data is on"):
+        load_tasks("gsm8k[:2]", strict=True)
+    short = tmp_path / "short.jsonl"
+    short.write_text('{"question": "q", "answer": "a"}\n')
+    with pytest.raises(BenchmarkError, match="asks for 3 rows but the source has only 1"):
+        load_tasks(f"{short}[:3]", strict=True)
+    assert len(load_tasks(f"{short}[:1]", strict=True)) == 1  # nothing wrong: no word
+
+
+def test_two_task_files_of_one_name_are_refused(tmp_path):
+    from agentdistill.tasks.specs import check_distinct_files
+
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "test.jsonl").write_text('{"question": "q", "answer": "a"}\n')
+    check_distinct_files([str(tmp_path / "a" / "test.jsonl"), str(tmp_path / "a" / "test.jsonl")])
+    with pytest.raises(BenchmarkError, match=r"share the name 'test'.*rename one"):
+        check_distinct_files([str(tmp_path / "a" / "test.jsonl"), str(tmp_path / "b" / "test.jsonl")])
