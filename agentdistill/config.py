@@ -203,10 +203,8 @@ def load_config(
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")
         data = loaded
-    merged = {**(overrides or {}), **parse_set_options(sets)}
-    for dotted, value in merged.items():
-        if value is None:
-            continue
+    given = [(k, v) for k, v in (overrides or {}).items() if v is not None]  # None: a flag not given
+    for dotted, value in [*given, *parse_set_options(sets).items()]:  # --set a=null does clear a field
         node = data
         *parents, leaf = dotted.split(".")
         for p in parents:

@@ -140,6 +140,16 @@ class Trajectory(_Record):
             if m.role == "user" and m.kind in ("error", None) and PARSE_ERROR_MARKER in m.content
         )
 
+    @property
+    def trained_parse_errors(self) -> int:
+        """Parse errors of *trained* steps: a masked failed step followed by a trained reflection is what
+        STeP wants, not a defect, so filters count only these."""
+        count = 0
+        for prev, m in zip(self.messages, self.messages[1:], strict=False):
+            if m.role == "user" and m.kind in ("error", None) and PARSE_ERROR_MARKER in m.content:
+                count += int(prev.role == "assistant" and prev.train)
+        return count
+
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
 

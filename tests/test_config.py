@@ -36,3 +36,11 @@ def test_cache_dir_env(monkeypatch, tmp_path):
     monkeypatch.delenv("AGENTDISTILL_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_dir() == tmp_path / "xdg" / "agentdistill"
+
+
+def test_set_null_clears_a_field_a_file_sets(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("serve:\n  port: 8001\n")
+    assert load_config(ModelConfig, p).serve is not None
+    assert load_config(ModelConfig, p, sets=["serve=null"]).serve is None
+    assert load_config(ModelConfig, p, {"serve": None}).serve is not None  # a flag not given changes nothing

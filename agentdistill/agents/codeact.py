@@ -202,6 +202,8 @@ class CodeActAgent:
                 start_text = "Reflection:"
             elif outcome is not None and self._shows_gold_answer(ep, outcome):
                 start_text = self.prompts.render("answer_found")
+            elif cfg.code_prefix:
+                start_text = self.prompts.render("code_start", domain=ep.task.domain)
             actor = self.model
             outcome = await self._act(actor, ep, sandbox, start_text, steer)
             steer = None
@@ -395,7 +397,14 @@ class CodeActAgent:
         ep.model_requests += 1
         ep.stats.prompt_tokens += result.prompt_tokens or 0
         ep.stats.completion_tokens += result.completion_tokens or 0
-        ep.messages.append(Message(role="assistant", content=result.text.strip(), kind="final", train=True))
+        ep.messages.append(
+            Message(
+                role="assistant",
+                content=result.text.strip(),
+                kind="final",
+                train=self.config.train_forced_answer,
+            )
+        )
         ep.final, ep.status = parse_final_line(result.text), "max_steps"
 
     def _generation_settings(self) -> dict[str, Any]:

@@ -42,6 +42,9 @@ class AgentConfig:
     """Sampling seed (per episode it is offset by the sample index); None leaves sampling unseeded."""
     final_max_tokens: int = 128
     """New tokens for the max-steps final-answer call."""
+    train_forced_answer: bool = False
+    """Train on the max-steps fallback answer. Off by default: an answer forced out of an unfinished
+    episode is not a behaviour to learn (the ``status`` filter drops such episodes entirely)."""
     reference_hint: bool = False
     """Teacher only: show the gold answer to the model (STaR rationalization) so that weak teachers reach it;
     the hint goes into the request, never into the stored trajectory."""
@@ -53,6 +56,10 @@ class AgentConfig:
     tools: list[str] = dataclasses.field(default_factory=lambda: ["web_search"])
     """Host tools (names in ``agentdistill.tools.registry.HOST_TOOLS``) the agent may call from its code;
     each is built the first time a task's domain needs it."""
+    code_prefix: bool = False
+    """Teacher only: start every step (but the first-thought, reflection and answer-found ones) from the
+    ``code_start`` prompt (a short thought, then an open ```py block) that the model continues, so a weak
+    teacher writes code in every step. Like the first-thought prefix it is part of the stored action."""
     domain_tools: dict[str, list[str]] = dataclasses.field(default_factory=lambda: {"math": []})
     """Host tools each task domain sees (a domain not listed sees all of ``tools``): math gets only Python."""
     step_timeout_s: float | None = None

@@ -39,6 +39,7 @@ EVAL_FLAGS = ConfigFlags(
         "name": "name",
         "overwrite": "overwrite",
         "strict_data": "strict_data",
+        "baseline": "baseline",
     },
 )
 
@@ -68,6 +69,7 @@ def eval_command(
     seed: Annotated[int | None, _opt("seed")] = None,
     role: Annotated[str | None, _opt("role")] = None,
     name: Annotated[str | None, _opt("name")] = None,
+    baseline: Annotated[Path | None, _opt("baseline")] = None,
     overwrite: Annotated[bool, _opt("overwrite", "--overwrite")] = False,
     strict_data: Annotated[bool, _opt("strict_data", "--strict-data")] = False,
     set_: Annotated[list[str] | None, set_option()] = None,
@@ -107,11 +109,20 @@ def report_command(
     names: Annotated[
         str | None, typer.Option(help="Comma-separated run names (default: folder names).")
     ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="Run (name or folder) the others are compared with, task by task (default: the first)."
+        ),
+    ] = None,
 ) -> None:
-    """Compare runs in one table (per benchmark, in-domain / out-of-domain / overall averages) with plots."""
+    """Compare runs in one table (per benchmark, in-domain / out-of-domain / overall averages) with plots,
+    and each run against a baseline: paired difference, 95% bootstrap CI, exact McNemar p."""
     from agentdistill.evaluation.report import write_report
 
-    result = write_report(runs, out, metric=metric, names=names.split(",") if names else None)
+    result = write_report(
+        runs, out, metric=metric, names=names.split(",") if names else None, baseline=baseline
+    )
     console.print(result.markdown, highlight=False, markup=False)
     console.print(
         f"wrote {result.table}, {result.json} and {len(result.plots)} plots to {out}", highlight=False

@@ -70,6 +70,9 @@ class EvalConfig:
     """Run name in reports; default the folder name."""
     plots: bool = True
     """Write plots/ for this run."""
+    baseline: str | None = None
+    """A finished eval run folder to compare with task by task: the paired difference per benchmark, its
+    95% bootstrap CI and the exact McNemar p-value go into metrics.json and the table."""
     overwrite: bool = False
     """Replace stored predictions made with other settings (another checkpoint, agent settings, mode...)
     instead of refusing to run; predictions of the current settings are kept and the run resumes."""

@@ -2,7 +2,9 @@
 
 One row per run, one column per benchmark (in-domain first), then the in-domain, out-of-domain and
 overall averages; written as Markdown and JSON, with PNG plots of scores and of steps and tokens per
-episode read from each run's trajectories.
+episode read from each run's trajectories. With two or more runs, every run is also compared with a
+baseline run (the first, or ``baseline=``) task by task: the paired difference with its 95% bootstrap
+confidence interval and the exact McNemar p-value per benchmark (``differences.png`` draws them).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from agentdistill.errors import AgentDistillError
-from agentdistill.evaluation.plots import plot_distribution, plot_scores
+from agentdistill.evaluation.plots import plot_differences, plot_distribution, plot_scores
 from agentdistill.evaluation.runner import METRICS, PREDICTIONS
+from agentdistill.evaluation.significance import PairedDifference, format_difference, paired_difference
 from agentdistill.evaluation.summary import (
     BEHAVIOUR_METRICS,
     SAMPLE_MARK,
@@ -40,6 +43,8 @@ class Run:
     metrics: dict[str, Any]
     steps: list[float]
     tokens: list[float]
+    scores: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    """Per benchmark label: task id -> score (what the paired comparison pairs)."""
 
 
 def load_run(path: str | Path, name: str | None = None) -> Run:
@@ -56,13 +61,16 @@ def load_run(path: str | Path, name: str | None = None) -> Run:
         raise AgentDistillError(f"{metrics_path}: invalid JSON ({e.msg} at line {e.lineno})") from None
     steps: list[float] = []
     tokens: list[float] = []
+    scores: dict[str, dict[str, float]] = {}
     if (path / PREDICTIONS).is_file():
         for t in iter_trajectories(path / PREDICTIONS):
+            label = str(t.task.metadata.get("benchmark") or t.task.source or "tasks")
+            scores.setdefault(label, {})[t.task.id] = float(t.score or 0.0)
             if t.status != "failed":
                 steps.append(t.stats.steps)
                 tokens.append(t.stats.completion_tokens)
     run_name = name or metrics.get("run", {}).get("name") or path.name
-    return Run(run_name, path, metrics, steps, tokens)
+    return Run(run_name, path, metrics, steps, tokens, scores)
 
 
 def compare(runs: Sequence[Run], metric: str = "score") -> dict[str, Any]:
@@ -127,12 +135,52 @@ class ReportResult:
     markdown: str
 
 
+def differences(runs: Sequence[Run], baseline: Run) -> dict[str, dict[str, dict[str, Any] | None]]:
+    """run name -> benchmark label -> the paired difference against ``baseline`` (JSON-ready)."""
+    out: dict[str, dict[str, dict[str, Any] | None]] = {}
+    for run in runs:
+        if run is baseline:
+            continue
+        row = {}
+        for label, scores in run.scores.items():
+            d = paired_difference(baseline.scores.get(label, {}), scores)
+            row[label] = d.to_dict() if d is not None else None
+        out[run.name] = row
+    return out
+
+
+def render_differences(
+    diffs: dict[str, dict[str, dict[str, Any] | None]], baseline: str, labels: list[str]
+) -> str:
+    """The paired comparison as Markdown: difference in points, 95% CI, McNemar p, n."""
+    lines = [
+        f"\n## Against the baseline ({baseline})\n",
+        "Paired by task: difference in percentage points [95% bootstrap CI], exact McNemar p; n tasks.\n",
+        "| run | " + " | ".join(labels) + " |",
+        "|" + "---|" * (len(labels) + 1),
+    ]
+    for run, row in diffs.items():
+        cells = []
+        for label in labels:
+            d = row.get(label)
+            cells.append(
+                "–" if d is None else f"{format_difference(PairedDifference(**_fields(d)))}; n={d['n']}"
+            )
+        lines.append(f"| {run} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fields(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k != "significant"}
+
+
 def write_report(
     run_dirs: Sequence[str | Path],
     out_dir: str | Path,
     *,
     metric: str = "score",
     names: Sequence[str] | None = None,
+    baseline: str | None = None,
 ) -> ReportResult:
     """Compare runs into ``out_dir``: ``report.md``, ``report.json``, ``scores.png``, ``steps.png``, ``tokens.png``."""
     if not run_dirs:
@@ -154,6 +202,11 @@ def write_report(
         for m in BEHAVIOUR_METRICS
         if any(m in e for r in runs for e in r.metrics["benchmarks"].values())
     }
+    if len(runs) > 1:
+        base = _pick_baseline(runs, baseline)
+        diffs = differences(runs, base)
+        markdown += render_differences(diffs, base.name, comparison["benchmarks"])
+        comparison = {**comparison, "baseline": base.name, "differences": diffs}
     if behaviour:
         markdown += "\n## Agent behaviour\n"
         for table in behaviour.values():
@@ -176,4 +229,22 @@ def write_report(
             xlabel="completion tokens",
         ),
     ]
+    if "differences" in comparison:
+        plots.append(
+            plot_differences(
+                comparison["differences"],
+                comparison["benchmarks"],
+                comparison["baseline"],
+                out / "differences.png",
+            )
+        )
     return ReportResult(out / "report.md", out / "report.json", plots, markdown)
+
+
+def _pick_baseline(runs: Sequence[Run], baseline: str | None) -> Run:
+    if baseline is None:
+        return runs[0]
+    for run in runs:
+        if baseline == run.name or Path(baseline).resolve() == run.path.resolve():
+            return run
+    raise AgentDistillError(f"baseline {baseline!r} is none of the runs ({', '.join(r.name for r in runs)})")

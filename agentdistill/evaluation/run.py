@@ -42,8 +42,12 @@ def run_eval(
     solver: Solver | None = None,
     judge: Any = None,
     progress: bool = True,
+    tasks: list[Task] | None = None,
 ) -> EvalResult:
     """Run (or resume) one evaluation and write its predictions, metrics, table, manifest and plots.
+
+    ``tasks`` replaces the config's benchmark specs (the pipeline evaluates a student on its training
+    pool this way).
 
     Stored predictions of other settings (model checkpoint, agent settings, prompts, mode...) are never
     reused: the run refuses, saying what changed, unless ``config.overwrite`` replaces them; this is
@@ -52,8 +56,10 @@ def run_eval(
     from agentdistill.fingerprints import describe_changes, digest, previous_settings, record_fingerprint
     from agentdistill.trajectories.store import TrajectoryStore
 
-    tasks = load_eval_tasks(config)
+    tasks = load_eval_tasks(config) if tasks is None else tasks
     out = Path(config.out)
+    if config.baseline and not (Path(config.baseline) / "metrics.json").is_file():
+        raise AgentDistillError(f"baseline {config.baseline} is not a finished eval run (no metrics.json)")
     settings = eval_settings(config)
     settings_digest = digest(settings)
     fingerprints = {t.id: record_fingerprint(settings_digest, t) for t in tasks}
@@ -133,11 +139,32 @@ def _evaluate(
             replace=config.overwrite,
         )
     )
+    if config.baseline:
+        result = _compare_with_baseline(result, Path(config.baseline), info["name"])
     if config.plots:
         from agentdistill.evaluation.report import write_report
 
         write_report([out], out / "plots", names=[info["name"]])
     return result
+
+
+def _compare_with_baseline(result: EvalResult, baseline: Path, name: str) -> EvalResult:
+    """Add the paired comparison with a baseline run to the result's metrics.json and table."""
+    from agentdistill.evaluation.report import differences, load_run, render_differences
+    from agentdistill.evaluation.runner import METRICS, TABLE
+
+    base, this = load_run(baseline), load_run(result.out_dir, name)
+    if base.name == this.name:
+        base.name = f"{base.name} (baseline)"
+    diffs = differences([base, this], base)
+    labels = list(result.metrics["benchmarks"])
+    table = result.table + render_differences(diffs, base.name, labels)
+    metrics = {**result.metrics, "baseline": str(baseline), "differences": diffs[this.name]}
+    (result.out_dir / METRICS).write_text(
+        json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    (result.out_dir / TABLE).write_text(table, encoding="utf-8")
+    return dataclasses.replace(result, metrics=metrics, table=table)
 
 
 def _write_manifest(out: Path, config: EvalConfig, settings: dict[str, Any]) -> None:

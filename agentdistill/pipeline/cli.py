@@ -49,6 +49,15 @@ def pipeline_command(
     if "train" in results:
         t = results["train"]
         console.print(f"student: {t['student']}  ({t['steps']} steps, final loss {t['final_loss']})")
+    rounds = (results.get("rounds") or {}).get("rounds") or []
+    if len(rounds) > 1:
+        best = results["rounds"]["best"]
+        for e in rounds:
+            dev, pool = e.get("dev_accuracy"), e.get("train_accuracy")
+            console.print(
+                f"round {e['round']}{' (best)' if e['round'] == best else ''}: {e['episodes']} episodes, "
+                f"{e['kept']} kept; pool accuracy {_pct(pool)}, dev accuracy {_pct(dev)}"
+            )
     if report.get("table"):
         console.print(f"report: {report['table']}")
         for plot in report.get("plots", []):
@@ -56,3 +65,7 @@ def pipeline_command(
     timed = [f"{stage} {r['seconds'] / 60:.1f}" for stage, r in results.items() if "seconds" in r]
     if timed:
         console.print(f"minutes per stage (when it last ran): {', '.join(timed)}")
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"

@@ -13,8 +13,9 @@ The pipeline fills the fields that connect the stages: ``generate.out`` (``run_d
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Literal
 
-from agentdistill.config import FieldError
+from agentdistill.config import ConfigError, FieldError, from_dict
 from agentdistill.evaluation.config import EvalConfig
 from agentdistill.training.config import TrainConfig
 from agentdistill.trajectories.config import GenerateConfig
@@ -25,6 +26,46 @@ STAGES = ("generate", "filter", "train", "eval", "report")
 
 def _pipeline_eval() -> EvalConfig:
     return EvalConfig(concurrency=8)
+
+
+@dataclasses.dataclass
+class RoundsConfig:
+    """Failure-targeted iterative distillation (LLM2LLM / expert iteration): after each round the student is
+    evaluated on the training pool (never on a test set), and the tasks it still fails get more teacher
+    samples in the next round. Data accumulates over rounds; every round trains a fresh student (from
+    ``train.student``) on all data so far. In YAML ``rounds: 3`` or a mapping of these fields."""
+
+    count: int = 1
+    """Rounds at most (1: plain distillation, no pool evaluation)."""
+    failure_boost: int = 2
+    """Episodes per pool task the previous round's student failed, in the next round."""
+    teacher: Literal["teacher", "student"] = "teacher"
+    """Who generates rounds 2 and later: ``teacher`` (``generate.teacher``), or ``student``, the previous
+    round's student (self-improvement when no stronger teacher exists)."""
+    dev_fraction: float = 0.2
+    """Share of the pool held out as a dev split (never trained on); its accuracy decides when to stop."""
+    min_gain: float = 0.0
+    """Stop after a round whose dev accuracy does not beat the best round so far by more than this; the
+    best round's student is the one evaluated on the benchmarks."""
+    seed: int = 0
+    """Seed of the dev split (a stable hash of each task id)."""
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise FieldError("count", f"must be at least 1, got {self.count}")
+        if self.failure_boost < 1:
+            raise FieldError("failure_boost", f"must be at least 1, got {self.failure_boost}")
+        if not 0.0 < self.dev_fraction < 1.0:
+            raise FieldError("dev_fraction", f"must be in (0, 1), got {self.dev_fraction}")
+
+    @classmethod
+    def from_config_value(cls, value: Any, where: str) -> RoundsConfig:
+        """``rounds: 3`` or ``rounds: {count: 3, failure_boost: 2, ...}``."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = {"count": value}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a number of rounds or a mapping, got {value!r}")
+        return from_dict(cls, value, where=where)
 
 
 @dataclasses.dataclass
@@ -45,6 +86,8 @@ class PipelineConfig:
     eval: EvalConfig = dataclasses.field(default_factory=_pipeline_eval)
     """Evaluation before and after training (``benchmarks`` empty skips it); ``out``, ``name`` and
     ``model.spec`` are set by the pipeline, ``model.serve`` serves each evaluated model with vLLM."""
+    rounds: RoundsConfig = dataclasses.field(default_factory=RoundsConfig)
+    """Iterative, failure-targeted distillation over several rounds (``rounds: 3``); 1 by default."""
     baseline: bool = True
     """Also evaluate the untrained student (``train.student``), for the before/after comparison."""
     strict_data: bool = True
@@ -56,6 +99,17 @@ class PipelineConfig:
             raise FieldError(
                 "eval.model.serve",
                 "needs a servable student: set train.merge: true (or train.lora: false)",
+            )
+        if (
+            self.rounds.count > 1
+            and self.rounds.teacher == "student"
+            and self.generate.teacher.serve is not None
+            and self.train.lora
+            and not self.train.merge
+        ):
+            raise FieldError(
+                "rounds.teacher",
+                "a served student teacher (generate.teacher.serve) needs train.merge: true (or train.lora: false)",
             )
         if self.eval.model.spec not in ("default", self.train.student):
             raise FieldError(

@@ -9,14 +9,21 @@ after it, when its settings or its input changed; the stage then replaces the st
 folder. One pipeline at a time owns a run directory (a lock), and a stage that ends with episodes to
 retry (a server went away) stops the run with a non-zero exit instead of passing partial data on.
 
+With ``rounds`` above 1 the first three stages repeat (failure-targeted distillation): after round r
+the student is evaluated on the training pool, the pool tasks it fails get ``failure_boost`` more
+episodes in round r+1 (from the teacher, or from that student), a dev split carved from the pool decides
+when to stop, and the best round's student is the one evaluated on the benchmarks.
+
     run_dir/
-      trajectories/   teacher episodes (JSONL shards + manifest)      generate
-      filtered/       the episodes kept for training (+ filter.json)  filter
-      viewer.html     the kept episodes, step by step                 filter
-      student/        the trained student (loads as hf:run_dir/student) train
-      eval/base/      the student before training                     eval
-      eval/student/   the student after training                      eval
-      report/         report.md, report.json, scores/steps/tokens PNGs report
+      trajectories/   teacher episodes (JSONL shards + manifest)        generate (round 1)
+      filtered/       the episodes kept for training (+ filter.json)    filter
+      viewer.html     the kept episodes, step by step                   filter
+      student/        the trained student (loads as hf:run_dir/student)  train
+      rounds/<r>/     rounds 2.. (trajectories/, filtered/, student/) and every round's pool_eval/
+      rounds.json     per round: episodes, kept, pool and dev accuracy, the best round
+      eval/base/      the student before training                       eval
+      eval/student/   the (best) student after training                 eval
+      report/         report.md (with the paired comparison), report.json, PNG plots
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ from agentdistill.config import to_dict
 from agentdistill.errors import AgentDistillError, IncompleteRunError
 from agentdistill.evaluation.config import EvalConfig
 from agentdistill.locking import DirectoryLock
-from agentdistill.pipeline.config import STAGES, PipelineConfig
+from agentdistill.pipeline.config import PipelineConfig
+from agentdistill.schema import Task
+from agentdistill.tasks.metrics import is_success
 from agentdistill.training.config import TrainConfig
 from agentdistill.trajectories.config import GenerateConfig
 
@@ -52,6 +61,12 @@ def _files_digest(folder: Path) -> str | None:
     return _digest([(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files])
 
 
+def in_dev_split(task_id: str, fraction: float, seed: int) -> bool:
+    """A stable, seeded assignment of a pool task to the dev split (independent of the pool's order)."""
+    h = int(hashlib.sha256(f"{seed}:{task_id}".encode()).hexdigest()[:8], 16)
+    return h / 0xFFFFFFFF < fraction
+
+
 class Pipeline:
     """Runs the stages of a :class:`PipelineConfig`; ``log`` receives one line per stage event."""
 
@@ -62,63 +77,123 @@ class Pipeline:
         self.progress = progress
         self.results: dict[str, dict[str, Any]] = {}
         self._upstream_changed = False
+        self._pool: list[Task] | None = None
+
+    # -- layout ------------------------------------------------------------------------------------
+
+    @property
+    def multi_round(self) -> bool:
+        return self.config.rounds.count > 1
+
+    def round_dir(self, r: int, what: str) -> Path:
+        """Round 1's trajectories/filtered/student are the classic top-level folders; later rounds'
+        live in ``rounds/<r>/``, and every round's pool evaluation in ``rounds/<r>/pool_eval``."""
+        if r == 1 and what in ("trajectories", "filtered", "student"):
+            return self.run_dir / what
+        return self.run_dir / "rounds" / str(r) / what
+
+    def _key(self, stage: str, r: int) -> str:
+        return stage if r == 1 else f"round-{r}-{stage}"
 
     # -- stage bookkeeping -------------------------------------------------------------------------
 
-    def _marker(self, stage: str) -> Path:
-        return self.run_dir / "stages" / f"{stage}.json"
+    def _marker(self, key: str) -> Path:
+        return self.run_dir / "stages" / f"{key}.json"
 
-    def _settings(self, stage: str) -> Any:
-        """What a stage's result depends on: its settings and the upstream output it reads."""
-        from agentdistill.fingerprints import checkpoint_fingerprint
-
-        c = self.config
-        if stage == "generate":
-            return to_dict(self._generate_config())
-        if stage == "filter":
-            return {
-                "filters": [to_dict(f) for f in c.filters],
-                "input": _files_digest(self.run_dir / "trajectories"),
-            }
-        if stage == "train":
-            return {"train": to_dict(c.train), "input": _files_digest(self.run_dir / "filtered")}
-        if stage == "eval":
-            student = self.run_dir / "student"
-            weights = checkpoint_fingerprint(student) if student.is_dir() else None
-            return {"eval": to_dict(c.eval), "baseline": c.baseline, "student": weights}
-        return {"input": _files_digest(self.run_dir / "eval")}
-
-    def _done(self, stage: str) -> bool:
-        marker = self._marker(stage)
-        if self._upstream_changed or not marker.exists():
-            return False
-        return json.loads(marker.read_text()).get("settings") == _digest(self._settings(stage))
-
-    def _finish(self, stage: str, result: dict[str, Any]) -> None:
-        marker = self._marker(stage)
+    def _step(self, key: str, settings: Any, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run a stage unless its marker holds these settings (and nothing upstream ran this time)."""
+        marker = self._marker(key)
+        digest = _digest(settings)
+        if not self._upstream_changed and marker.exists():
+            stored = json.loads(marker.read_text())
+            if stored.get("settings") == digest:
+                self.results[key] = stored["result"]
+                self.log(f"[{key}] complete, skipped")
+                return self.results[key]
+        self._upstream_changed = True  # every later stage must rerun on this stage's new output
+        self.log(f"[{key}] running")
+        started = time.perf_counter()
+        result = run()
+        seconds = round(time.perf_counter() - started, 1)
+        self.log(f"[{key}] done in {seconds / 60:.1f} min")
+        result = {**result, "seconds": seconds}
         marker.parent.mkdir(parents=True, exist_ok=True)
         tmp = marker.with_suffix(".json.tmp")
-        tmp.write_text(
-            json.dumps({"settings": _digest(self._settings(stage)), "result": result}, default=str)
-        )
+        tmp.write_text(json.dumps({"settings": digest, "result": result}, default=str))
         os.replace(tmp, marker)  # a kill never leaves a half-written marker that looks complete
-        self.results[stage] = result
+        self.results[key] = result
+        return result
 
-    # -- stages ------------------------------------------------------------------------------------
+    # -- generate ----------------------------------------------------------------------------------
 
-    def _generate_config(self) -> GenerateConfig:
+    def _generate_config(self, r: int = 1) -> GenerateConfig:
         g = self.config.generate
+        teacher = g.teacher
+        if r > 1 and self.config.rounds.teacher == "student":
+            teacher = dataclasses.replace(g.teacher, spec=f"hf:{self.round_dir(r - 1, 'student')}")
         return dataclasses.replace(
             g,
-            out=str(self.run_dir / "trajectories"),
+            out=str(self.round_dir(r, "trajectories")),
+            teacher=teacher,
             overwrite=True,  # the run directory follows its config: records of other settings are replaced
             strict_data=g.strict_data or self.config.strict_data,
         )
 
-    def stage_generate(self) -> dict[str, Any]:
+    def pool(self) -> list[Task]:
+        """The training pool: every task of ``generate.tasks`` (loaded once)."""
+        if self._pool is None:
+            from agentdistill.trajectories.runner import load_task_list
+
+            self._pool = load_task_list(self._generate_config())
+        return self._pool
+
+    def split(self) -> tuple[list[Task], list[Task]]:
+        """(train, dev) parts of the pool; no dev split with one round."""
+        if not self.multi_round:
+            return self.pool(), []
+        rc = self.config.rounds
+        dev = [t for t in self.pool() if in_dev_split(t.id, rc.dev_fraction, rc.seed)]
+        ids = {t.id for t in dev}
+        train = [t for t in self.pool() if t.id not in ids]
+        if not dev or not train:
+            raise AgentDistillError(
+                f"rounds: the dev split of the {len(self.pool())}-task pool is {'empty' if not dev else 'everything'} "
+                f"(rounds.dev_fraction {rc.dev_fraction}, seed {rc.seed}); use a larger pool or another dev_fraction"
+            )
+        return train, dev
+
+    def _round_work(self, r: int) -> tuple[list[Task], dict[str, int], dict[str, int]]:
+        """Round r's tasks, their episode counts and the number of their first episode: the train split
+        in round 1; afterwards the train tasks the previous round's student failed on the pool,
+        ``failure_boost`` new episodes each, numbered after the ones earlier rounds drew."""
+        train, _ = self.split()
+        if r == 1:
+            return train, {}, {}
+        boost = self.config.rounds.failure_boost
+        drawn = {t.id: self.config.generate.samples_per_task for t in train}
+        for earlier in range(2, r):
+            for tid in self.results[self._key("pool_eval", earlier - 1)]["failed_ids"]:
+                drawn[tid] = drawn.get(tid, 0) + boost
+        failed = set(self.results[self._key("pool_eval", r - 1)]["failed_ids"])
+        tasks = [t for t in train if t.id in failed]
+        return tasks, {t.id: boost for t in tasks}, {t.id: drawn[t.id] for t in tasks}
+
+    def stage_generate(self, r: int = 1) -> dict[str, Any]:
         from agentdistill.trajectories.runner import generate
 
-        summary = generate(self._generate_config(), progress=self.progress)
+        cfg = self._generate_config(r)
+        tasks, samples, first = self._round_work(r)
+        if not tasks:
+            return {"episodes": 0, "written": 0, "succeeded": 0, "note": "no failed task left to sample"}
+        provenance = {"round": r, "teacher": cfg.teacher.spec} if self.multi_round else None
+        summary = generate(
+            cfg,
+            progress=self.progress,
+            tasks=tasks,
+            samples=samples,
+            first_sample=first,
+            provenance=provenance,
+        )
         if summary.transient:
             raise IncompleteRunError(
                 f"generate: {summary.transient} episodes failed because a server or sandbox was unavailable; "
@@ -126,43 +201,101 @@ class Pipeline:
             )
         return {k: v for k, v in dataclasses.asdict(summary).items() if k != "out"}
 
-    def stage_filter(self) -> dict[str, Any]:
+    # -- filter and train --------------------------------------------------------------------------
+
+    def _round_inputs(self, r: int) -> list[Path]:
+        return [
+            self.round_dir(i, "trajectories")
+            for i in range(1, r + 1)
+            if self.round_dir(i, "trajectories").is_dir()
+        ]
+
+    def stage_filter(self, r: int = 1) -> dict[str, Any]:
         from agentdistill.trajectories.filters import FilterPipeline, build_filter_chain
         from agentdistill.trajectories.store import TrajectoryStore, iter_trajectories
         from agentdistill.trajectories.viewer import write_viewer
 
-        out = self.run_dir / "filtered"
+        out = self.round_dir(r, "filtered")
         shutil.rmtree(out, ignore_errors=True)
-        filters = build_filter_chain(self.config.filters, data_dir=self.config.generate.data_dir)
+        data_dir = self.config.eval.data_dir or self.config.generate.data_dir  # where the eval sets are
+        filters = build_filter_chain(self.config.filters, data_dir=data_dir)
         pipeline = FilterPipeline(filters)
+        episodes = (t for folder in self._round_inputs(r) for t in iter_trajectories(folder))
         with TrajectoryStore(out) as store:
-            for t in pipeline.run(iter_trajectories(self.run_dir / "trajectories")):
+            for t in pipeline.run(episodes):
                 store.append(t)
         kept = pipeline.kept
         (out / "filter.json").write_text(json.dumps(pipeline.summary(), indent=2, default=str))
         viewer = self.run_dir / "viewer.html"
-        write_viewer(out if kept else self.run_dir / "trajectories", viewer)
+        write_viewer(out if kept else self.round_dir(r, "trajectories"), viewer)
         if not kept:
             raise AgentDistillError(
                 f"no episode survived the filters (see {out / 'filter.json'} and {viewer}); loosen `filters:` "
                 "(e.g. drop `correct`) or generate more samples per task"
             )
-        return {"kept": kept, "viewer": str(viewer)}
+        return {"kept": kept, "viewer": str(viewer), "filters": pipeline.summary()["filters"]}
 
-    def _train_config(self) -> TrainConfig:
-        out = self.run_dir / "student"
+    def _train_config(self, r: int = 1) -> TrainConfig:
         return dataclasses.replace(
-            self.config.train, data=[str(self.run_dir / "filtered")], output_dir=str(out)
+            self.config.train,
+            data=[str(self.round_dir(r, "filtered"))],
+            output_dir=str(self.round_dir(r, "student")),
         )
 
-    def stage_train(self) -> dict[str, Any]:
+    def stage_train(self, r: int = 1) -> dict[str, Any]:
         from agentdistill.training.sft import train
 
-        cfg = self._train_config()
+        cfg = self._train_config(r)
         cfg.validate()
         result = train(cfg)
         return {"student": f"hf:{cfg.output_dir}", "steps": result.steps, "final_loss": result.final_loss,
                 "examples": result.data.used}  # fmt: skip
+
+    # -- pool evaluation and the stop rule ---------------------------------------------------------
+
+    def stage_pool_eval(self, r: int) -> dict[str, Any]:
+        """The round's student on the whole pool: its failures on the train split drive the next round,
+        its accuracy on the dev split the stop."""
+        from agentdistill.evaluation.run import run_eval
+
+        train, dev = self.split()
+        cfg = dataclasses.replace(
+            self._eval_config("pool", f"hf:{self.round_dir(r, 'student')}"),
+            out=str(self.round_dir(r, "pool_eval")),
+            name=f"round {r}",
+            baseline=None,
+            plots=False,
+        )
+        result = run_eval(cfg, progress=self.progress, tasks=[*train, *dev])
+        if result.transient:
+            raise IncompleteRunError(f"pool eval of round {r}: {result.transient} tasks hit an outage; rerun")
+        from agentdistill.evaluation.runner import read_predictions
+
+        preds = read_predictions(Path(cfg.out) / "predictions.jsonl")
+        solved = {i: is_success(preds[i].score) for i in preds}
+        dev_ids = {t.id for t in dev}
+        train_acc = _mean(solved[t.id] for t in train)
+        dev_acc = _mean(solved[t.id] for t in dev)
+        return {
+            "train_accuracy": train_acc,
+            "dev_accuracy": dev_acc,
+            "failed_ids": sorted(i for i, ok in solved.items() if not ok and i not in dev_ids),
+        }
+
+    def _best_round(self, done: int) -> int:
+        scores = [
+            (self.results[self._key("pool_eval", r)]["dev_accuracy"] or 0.0, -r) for r in range(1, done + 1)
+        ]
+        return -max(scores)[1]
+
+    def _should_stop(self, r: int) -> bool:
+        if r == 1:
+            return False
+        best_before = max(self.results[self._key("pool_eval", i)]["dev_accuracy"] or 0.0 for i in range(1, r))
+        now = self.results[self._key("pool_eval", r)]["dev_accuracy"] or 0.0
+        return now <= best_before + self.config.rounds.min_gain
+
+    # -- eval and report ---------------------------------------------------------------------------
 
     def _eval_config(self, name: str, spec: str) -> EvalConfig:
         e = self.config.eval
@@ -176,12 +309,12 @@ class Pipeline:
             strict_data=e.strict_data or self.config.strict_data,
         )
 
-    def stage_eval(self) -> dict[str, Any]:
+    def stage_eval(self, student: Path) -> dict[str, Any]:
         from agentdistill.evaluation.run import run_eval
 
         e = self.config.eval
         runs = {}
-        targets = [("student", f"hf:{self.run_dir / 'student'}")]
+        targets = [("student", f"hf:{student}")]
         if self.config.baseline:
             targets.insert(0, ("base", self.config.train.student))
         for name, spec in targets:
@@ -202,11 +335,16 @@ class Pipeline:
         if not runs:
             return {}
         report = write_report(list(runs.values()), self.run_dir / "report", names=list(runs))
-        return {
-            "table": str(report.table),
-            "plots": [str(p) for p in report.plots],
-            "markdown": report.markdown,
-        }
+        plots = [str(p) for p in report.plots]
+        markdown = report.markdown
+        rounds = self.results.get("rounds")
+        if rounds and len(rounds["rounds"]) > 1:
+            from agentdistill.evaluation.plots import plot_rounds
+
+            plots.append(str(plot_rounds(rounds["rounds"], self.run_dir / "report" / "rounds.png")))
+            markdown += render_rounds(rounds)
+            (self.run_dir / "report" / "report.md").write_text(markdown, encoding="utf-8")
+        return {"table": str(report.table), "plots": plots, "markdown": markdown}
 
     # -- driver ------------------------------------------------------------------------------------
 
@@ -219,21 +357,106 @@ class Pipeline:
             return self._run_stages()
 
     def _run_stages(self) -> dict[str, dict[str, Any]]:
-        for stage in STAGES:
-            if stage == "eval" and not self.config.eval.benchmarks:
-                continue
-            if self._done(stage):
-                self.results[stage] = json.loads(self._marker(stage).read_text())["result"]
-                self.log(f"[{stage}] complete, skipped")
-                continue
-            self._upstream_changed = True  # every later stage must rerun on this stage's new output
-            self.log(f"[{stage}] running")
-            started = time.perf_counter()
-            result = getattr(self, f"stage_{stage}")()
-            seconds = round(time.perf_counter() - started, 1)
-            self.log(f"[{stage}] done in {seconds / 60:.1f} min")
-            self._finish(stage, {**result, "seconds": seconds})
+        c = self.config
+        student = self._run_rounds()
+        if c.eval.benchmarks:
+            from agentdistill.fingerprints import checkpoint_fingerprint
+
+            weights = checkpoint_fingerprint(student) if student.is_dir() else None
+            settings = {
+                "eval": to_dict(c.eval),
+                "baseline": c.baseline,
+                "student": str(student),
+                "weights": weights,
+            }
+            self.results["eval"] = self._step("eval", settings, lambda: self.stage_eval(student))
+        self._step("report", {"input": _files_digest(self.run_dir / "eval"), "rounds": self.results.get("rounds")},
+                   self.stage_report)  # fmt: skip
         return self.results
+
+    def _run_rounds(self) -> Path:
+        """Rounds 1..R of generate, filter, train (and pool eval); returns the student to evaluate."""
+        c = self.config
+        log: list[dict[str, Any]] = []
+        last = 1
+        for r in range(1, c.rounds.count + 1):
+            last = r
+            boost = self.results[self._key("pool_eval", r - 1)]["failed_ids"] if r > 1 else None
+            gen = self._step(self._key("generate", r), {"generate": to_dict(self._generate_config(r)),
+                             "split": self._split_settings(), "boost": boost, "rounds": self._round_settings(r),
+                             "teacher_weights": self._teacher_weights(r)}, lambda r=r: self.stage_generate(r))  # fmt: skip
+            inputs_digest = [_files_digest(self.round_dir(i, "trajectories")) for i in range(1, r + 1)]
+            filt = self._step(self._key("filter", r), {"filters": [to_dict(f) for f in c.filters], "input": inputs_digest},
+                              lambda r=r: self.stage_filter(r))  # fmt: skip
+            tr = self._step(self._key("train", r), {"train": to_dict(c.train), "input": _files_digest(self.round_dir(r, "filtered"))},
+                            lambda r=r: self.stage_train(r))  # fmt: skip
+            entry = {
+                "round": r,
+                "episodes": gen.get("episodes", 0),
+                "kept": filt.get("kept"),
+                "examples": tr.get("examples"),
+            }
+            if self.multi_round:
+                from agentdistill.fingerprints import checkpoint_fingerprint
+
+                weights = checkpoint_fingerprint(self.round_dir(r, "student"))
+                pool = self._step(self._key("pool_eval", r), {"eval": to_dict(c.eval), "split": self._split_settings(),
+                                  "weights": weights}, lambda r=r: self.stage_pool_eval(r))  # fmt: skip
+                entry.update(train_accuracy=pool["train_accuracy"], dev_accuracy=pool["dev_accuracy"],
+                             failed=len(pool["failed_ids"]))  # fmt: skip
+            log.append(entry)
+            if self.multi_round and (
+                self._should_stop(r) or not self.results[self._key("pool_eval", r)]["failed_ids"]
+            ):
+                break
+        best = self._best_round(last) if self.multi_round else 1
+        self.results["rounds"] = {"rounds": log, "best": best}
+        if self.multi_round:
+            (self.run_dir / "rounds.json").write_text(json.dumps(self.results["rounds"], indent=2) + "\n")
+            self.log(f"rounds: best dev accuracy in round {best} of {last}")
+        return self.round_dir(best, "student")
+
+    def _split_settings(self) -> dict[str, Any] | None:
+        """What decides the train/dev split (and so every round's work): nothing with one round."""
+        rc = self.config.rounds
+        return {"dev_fraction": rc.dev_fraction, "seed": rc.seed} if self.multi_round else None
+
+    def _round_settings(self, r: int) -> dict[str, Any] | None:
+        """What decides a later round's episodes besides the split: the boost and who generates. The
+        number of rounds and the stop rule are left out, so raising ``count`` only adds rounds."""
+        rc = self.config.rounds
+        return {"failure_boost": rc.failure_boost, "teacher": rc.teacher} if r > 1 else None
+
+    def _teacher_weights(self, r: int) -> str | None:
+        """The generating student's checkpoint in a self-improvement round (its retraining reruns it)."""
+        if r == 1 or self.config.rounds.teacher != "student":
+            return None
+        from agentdistill.fingerprints import checkpoint_fingerprint
+
+        folder = self.round_dir(r - 1, "student")
+        return checkpoint_fingerprint(folder) if folder.is_dir() else None
+
+
+def _mean(values: Any) -> float | None:
+    values = [float(v) for v in values]
+    return sum(values) / len(values) if values else None
+
+
+def render_rounds(rounds: dict[str, Any]) -> str:
+    """The per-round table for report.md."""
+    lines = [
+        "\n## Rounds\n",
+        "| round | episodes | kept | examples | pool accuracy (train split) | dev accuracy | failed |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for e in rounds["rounds"]:
+        pct = lambda v: "–" if v is None else f"{100 * v:.2f}"  # noqa: E731
+        mark = " (best)" if e["round"] == rounds["best"] else ""
+        lines.append(
+            f"| {e['round']}{mark} | {e['episodes']} | {e['kept']} | {e['examples']} | "
+            f"{pct(e.get('train_accuracy'))} | {pct(e.get('dev_accuracy'))} | {e.get('failed', '–')} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def run_pipeline(config: PipelineConfig, **kwargs: Any) -> dict[str, dict[str, Any]]:

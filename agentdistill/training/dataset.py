@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from agentdistill.errors import AgentDistillError
 from agentdistill.schema import Message, SchemaError, Trajectory
 from agentdistill.training.masking import MaskingError, apply_length_policy, mask_conversation
+from agentdistill.trajectories import store as trajectory_store
 from agentdistill.trajectories.store import TrajectoryDirError, iter_trajectories, shard_paths
 
 
@@ -99,19 +100,11 @@ def _iter_trajectory_set(path: Path, skip_invalid: bool) -> Iterator[_Record]:
         for n, traj in enumerate(iter_trajectories(path), 1):
             yield _Record(traj.messages, f"{path} record {n} ({traj.id})")
         return
-    for shard in shard_paths(path):
-        lines = shard.read_text(encoding="utf-8").split("\n")
-        for lineno, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                traj = Trajectory.from_json(line, source=str(shard), line=lineno)
-            except SchemaError as e:
-                if lineno == len(lines):  # torn by a kill: not a record at all
-                    continue
-                yield _Record(None, f"{shard}:{lineno}", problem=f"invalid record: {_short(e)}")
-                continue
-            yield _Record(traj.messages, f"{shard}:{lineno} ({traj.id})")
+    for traj, where, error in trajectory_store.iter_records(path):
+        if error is not None:
+            yield _Record(None, where, problem=f"invalid record: {_short(error)}")
+        else:
+            yield _Record(traj.messages, f"{where} ({traj.id})")
 
 
 def _short(err: Exception) -> str:

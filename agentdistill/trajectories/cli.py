@@ -92,6 +92,14 @@ def filter_command(
         str | None,
         typer.Option("--tokenizer", help="Tokenizer for --max-tokens: path, hub id, or 'default'."),
     ] = None,
+    grounded: Annotated[
+        bool,
+        typer.Option(
+            "--grounded",
+            help="Drop math episodes whose final answer was not computed by their code (a guessed literal), "
+            "or whose trained messages state the gold answer before an observation did.",
+        ),
+    ] = False,
     dedup: Annotated[
         bool, typer.Option("--dedup", help="Drop repeats (same task and same assistant messages).")
     ] = False,
@@ -146,6 +154,7 @@ def filter_command(
         correct=correct,
         min_score=min_score,
         use_metrics=not stored_score,
+        grounded=grounded,
         decontaminate=decontaminate,
         data_dir=data_dir,
         dedup=dedup,
@@ -164,8 +173,10 @@ def filter_command(
     table = Table(title=f"filter {path} -> {out}")
     for col in ("filter", "seen", "kept", "dropped"):
         table.add_column(col, justify="left" if col == "filter" else "right")
+    pipeline.summary()  # fills each count's drop reasons
     for c in pipeline.counts:
-        table.add_row(c.name, str(c.seen), str(c.kept), str(c.dropped))
+        why = f" ({', '.join(f'{k} {v}' for k, v in sorted(c.reasons.items()))})" if c.reasons else ""
+        table.add_row(c.name, str(c.seen), str(c.kept), f"{c.dropped}{why}")
     table.add_section()
     table.add_row(
         "[bold]total[/]",

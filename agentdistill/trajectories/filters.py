@@ -17,7 +17,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from agentdistill.config import ConfigError, FieldError, from_dict
 from agentdistill.errors import AgentDistillError
@@ -26,6 +26,7 @@ from agentdistill.schema import Trajectory
 from agentdistill.tasks.decontamination import eval_questions, normalize_question
 from agentdistill.tasks.metrics import score
 from agentdistill.tasks.registry import list_benchmarks, resolve_data_dir
+from agentdistill.trajectories.grounding import grounding
 
 
 class TrajectoryFilter(Protocol):
@@ -114,14 +115,73 @@ class CorrectnessFilter:
 
 @dataclasses.dataclass
 class ParseErrorFilter:
-    """Drop episodes with more than ``max_errors`` parse-error observations (0: any parse error)."""
+    """Drop episodes with more than ``max_errors`` parse errors in *trained* steps (0: any).
+
+    A step masked out of training (``train: false``, e.g. a failed step before a reflection) does not
+    count: the student never learns it, and recovering from it is what self-reflection is for.
+    """
 
     max_errors: int = 0
-    """Parse-error observations allowed per episode."""
+    """Parse errors of trained steps allowed per episode."""
+    trained_only: bool = True
+    """Count only trained steps (False counts masked ones too, which drops self-reflection recoveries:
+    kept for ablations)."""
     name: ClassVar[str] = "parse_errors"
 
     def apply(self, trajectory: Trajectory) -> Trajectory | None:
-        return trajectory if trajectory.parse_errors <= self.max_errors else None
+        errors = trajectory.trained_parse_errors if self.trained_only else trajectory.parse_errors
+        return trajectory if errors <= self.max_errors else None
+
+
+@dataclasses.dataclass
+class ForcedAnswerFilter:
+    """What becomes of the answer forced out of an episode after ``max_steps`` (its ``final`` message):
+    ``mask`` it (``train: false``, the default: returning without finishing is not a behaviour to learn),
+    ``drop`` the episode (as the agent-distillation filter does), or ``train`` it."""
+
+    policy: Literal["mask", "drop", "train"] = "mask"
+    """``mask``, ``drop`` or ``train``."""
+    name: ClassVar[str] = "forced_answer"
+
+    def apply(self, trajectory: Trajectory) -> Trajectory | None:
+        finals = {i for i, m in enumerate(trajectory.messages) if m.role == "assistant" and m.kind == "final"}
+        if not finals:
+            return trajectory
+        if self.policy == "drop":
+            return None
+        train = self.policy == "train"
+        messages = [
+            m.model_copy(update={"train": train}) if i in finals else m
+            for i, m in enumerate(trajectory.messages)
+        ]
+        return trajectory.model_copy(update={"messages": messages})
+
+
+@dataclasses.dataclass
+class GroundedFilter:
+    """Keep an episode only when its final answer was produced by executed code
+    (:mod:`agentdistill.trajectories.grounding`): a computed ``final_answer`` argument, or a value an
+    earlier observation showed. Also drops episodes whose trained messages state the gold answer before
+    any observation did (a reference hint leaking into the data). ``reasons`` counts the drops by rule."""
+
+    domains: list[str] = dataclasses.field(default_factory=lambda: ["math"])
+    """Task domains the rule applies to (others pass): math by default, where a guessed number is easy."""
+    hint_leaks: bool = True
+    """Also drop episodes that state the gold answer unearned (``hint_leak``)."""
+    name: ClassVar[str] = "grounded"
+    reasons: Counter[str] = dataclasses.field(default_factory=Counter, repr=False, init=False)
+
+    def apply(self, trajectory: Trajectory) -> Trajectory | None:
+        if trajectory.task.domain not in self.domains:
+            return trajectory
+        g = grounding(trajectory)
+        if not g.grounded:
+            self.reasons[g.rule] += 1
+            return None
+        if self.hint_leaks and g.hint_leak:
+            self.reasons["hint_leak"] += 1
+            return None
+        return trajectory
 
 
 @dataclasses.dataclass
@@ -291,8 +351,19 @@ class FilterCount:
     def dropped(self) -> int:
         return self.seen - self.kept
 
+    reasons: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Drops by rule, for filters that have several (``grounded``: guessed, unanswered, hint_leak)."""
+
     def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "seen": self.seen, "kept": self.kept, "dropped": self.dropped}
+        out: dict[str, object] = {
+            "name": self.name,
+            "seen": self.seen,
+            "kept": self.kept,
+            "dropped": self.dropped,
+        }
+        if self.reasons:
+            out["reasons"] = dict(self.reasons)
+        return out
 
 
 class FilterPipeline:
@@ -323,6 +394,9 @@ class FilterPipeline:
 
     def summary(self) -> dict[str, object]:
         """JSON-ready counts (for ``--json`` and for a run's record of how its data was made)."""
+        for f, count in zip(self.filters, self.counts, strict=True):
+            if reasons := getattr(f, "reasons", None):
+                count.reasons = dict(reasons)
         return {"total": self.total, "kept": self.kept, "filters": [c.to_dict() for c in self.counts]}
 
 
@@ -335,6 +409,8 @@ FILTERS: Registry[type] = Registry(
         "max_steps": MaxStepsFilter,
         "length": LengthFilter,
         "correct": CorrectnessFilter,
+        "grounded": GroundedFilter,
+        "forced_answer": ForcedAnswerFilter,
         "decontaminate": DecontaminationFilter,
         "dedup": DedupFilter,
         "per_task": PerTaskFilter,
@@ -390,8 +466,11 @@ class FilterSpec:
 
 
 def default_filter_specs() -> list[FilterSpec]:
-    """The pipeline's default chain: drop crashed episodes, keep correct ones, decontaminate, deduplicate."""
-    return [FilterSpec(n) for n in ("failed", "correct", "decontaminate", "dedup")]
+    """The pipeline's default chain: drop crashed episodes, keep correct ones whose (math) answers were
+    computed, mask forced max-steps answers, decontaminate, deduplicate."""
+    return [
+        FilterSpec(n) for n in ("failed", "correct", "grounded", "forced_answer", "decontaminate", "dedup")
+    ]
 
 
 def build_filter_chain(specs: Iterable[FilterSpec], **context: Any) -> list[TrajectoryFilter]:
@@ -412,6 +491,7 @@ def build_filters(
     correct: bool = False,
     min_score: float | None = None,
     use_metrics: bool = True,
+    grounded: bool = False,
     decontaminate: bool = False,
     data_dir: str | Path | None = None,
     dedup: bool = False,
@@ -432,6 +512,8 @@ def build_filters(
         filters.append(LengthFilter(max_chars=max_chars, max_tokens=max_tokens, count_tokens=count_tokens))
     if correct or min_score is not None:
         filters.append(CorrectnessFilter(1.0 if min_score is None else min_score, use_metrics))
+    if grounded:
+        filters.append(GroundedFilter())
     if decontaminate:
         filters.append(DecontaminationFilter.from_registry(data_dir))
     if dedup:

@@ -140,17 +140,34 @@ def generation_settings(config: GenerateConfig) -> dict[str, Any]:
     }
 
 
-async def agenerate(config: GenerateConfig, *, progress: bool = True) -> GenerateSummary:
+async def agenerate(
+    config: GenerateConfig,
+    *,
+    progress: bool = True,
+    tasks: list[Task] | None = None,
+    samples: dict[str, int] | None = None,
+    first_sample: dict[str, int] | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> GenerateSummary:
     """Run (or resume) a generation run; see the module docstring.
 
     Records of the current settings are reused; failures of the infrastructure (``failure: transient``)
     are retried; records made with other settings are refused unless ``config.overwrite`` replaces them.
+    ``tasks`` replaces the config's task specs, ``samples`` gives some tasks another number of episodes
+    than ``samples_per_task`` (the pipeline's failure boost), ``first_sample`` numbers a task's episodes
+    from there on (so a later round's episodes are new samples, with their own ids and seeds), and
+    ``provenance`` is merged into every new record's metadata (the pipeline records ``round`` and
+    ``teacher``).
     """
     from agentdistill.fingerprints import describe_changes, digest, previous_settings, record_fingerprint
 
     out = Path(config.out)
-    tasks = load_task_list(config)
-    episodes = [(t, k) for t in tasks for k in range(config.samples_per_task)]
+    tasks = load_task_list(config) if tasks is None else tasks
+    counts_per_task = {t.id: (samples or {}).get(t.id, config.samples_per_task) for t in tasks}
+    start = first_sample or {}
+    episodes = [
+        (t, k) for t in tasks for k in range(start.get(t.id, 0), start.get(t.id, 0) + counts_per_task[t.id])
+    ]
     settings = generation_settings(config)
     settings_digest = digest(settings)
     expected = {f"{t.id}#{k}": record_fingerprint(settings_digest, t) for t, k in episodes}
@@ -170,30 +187,35 @@ async def agenerate(config: GenerateConfig, *, progress: bool = True) -> Generat
         if todo:
             async with _models(config) as (teacher, student):
                 solve = build_solver(config, teacher, student)
-                stamp = lambda traj: traj.model_copy(update={"fingerprint": expected[traj.id]})  # noqa: E731
+                extra = dict(provenance or {})
+
+                def stamp(traj: Trajectory) -> Trajectory:
+                    metadata = {**traj.metadata, **extra}
+                    return traj.model_copy(update={"fingerprint": expected[traj.id], "metadata": metadata})
+
                 await _run_all(
                     todo, solve, store, config.concurrency, counts, progress, len(episodes) - len(todo), stamp
                 )
-    summary = GenerateSummary(
-        out=out,
-        episodes=len(episodes),
-        skipped=len(episodes) - len(todo),
-        written=counts["written"],
-        succeeded=counts["ok"],
-        failed=counts["failed"],
-        transient=counts["transient"],
-        replaced=replaced,
-        completion_tokens=counts["tokens"],
-        wall_time_s=round(time.monotonic() - started, 2),
-    )
-    facts = {**dataclasses.asdict(summary), "out": str(out)}
-    update_last_run(out, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), **facts)
+        summary = GenerateSummary(
+            out=out,
+            episodes=len(episodes),
+            skipped=len(episodes) - len(todo),
+            written=counts["written"],
+            succeeded=counts["ok"],
+            failed=counts["failed"],
+            transient=counts["transient"],
+            replaced=replaced,
+            completion_tokens=counts["tokens"],
+            wall_time_s=round(time.monotonic() - started, 2),
+        )
+        facts = {**dataclasses.asdict(summary), "out": str(out)}
+        update_last_run(out, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), **facts)  # still the writer
     return summary
 
 
-def generate(config: GenerateConfig, *, progress: bool = True) -> GenerateSummary:
+def generate(config: GenerateConfig, *, progress: bool = True, **options: Any) -> GenerateSummary:
     """Synchronous :func:`agenerate`."""
-    return asyncio.run(agenerate(config, progress=progress))
+    return asyncio.run(agenerate(config, progress=progress, **options))
 
 
 async def _run_all(

@@ -140,26 +140,48 @@ def _record_id(text: str) -> str | None:
 
 
 def _newest_positions(shards: list[Path]) -> dict[tuple[Path, int], str]:
-    """(shard, line) of the newest record of each id; a torn line counts only if it parses whole."""
-    newest: dict[str, tuple[Path, int]] = {}
+    """(shard, line) of the newest record of each id *within its directory* (one trajectory set; sibling
+    sets read through a parent folder keep their own records); a torn line counts only if it parses."""
+    newest: dict[tuple[Path, str], tuple[Path, int]] = {}
     for shard in shards:
         for line in _iter_lines(shard):
             rid = (_summary(line.text) or _NO_RECORD).id if line.torn else _record_id(line.text)
             if rid:
-                newest[rid] = (shard, line.lineno)
-    return {pos: rid for rid, pos in newest.items()}
+                newest[(shard.parent, rid)] = (shard, line.lineno)
+    return {pos: key[1] for key, pos in newest.items()}
+
+
+def iter_records(path: str | Path) -> Iterator[tuple[Trajectory | None, str, SchemaError | None]]:
+    """(trajectory, where, None) for each newest record, or (None, where, error) for a bad line that is
+    not a torn last line: for readers that count invalid records instead of stopping at the first."""
+    shards = shard_paths(path)
+    keep = _newest_positions(shards)
+    for shard in shards:
+        for line in _iter_lines(shard):
+            if (shard, line.lineno) not in keep and _record_id(line.text) is not None:
+                continue  # superseded by a newer record of the same id
+            where = f"{shard}:{line.lineno}"
+            try:
+                yield Trajectory.from_json(line.text, source=str(shard), line=line.lineno), where, None
+            except SchemaError as e:
+                if not line.torn:
+                    yield None, where, e
 
 
 def iter_trajectories(path: str | Path, *, strict: bool = True, latest: bool = True) -> Iterator[Trajectory]:
     """Stream the trajectories of a directory or file: the newest record per id (``latest=False``: every
     record as stored). A torn last line is skipped; any other bad line raises a SchemaError with file and
     line, unless ``strict`` is False (then it is skipped too)."""
-    shards = shard_paths(path)
-    keep = _newest_positions(shards) if latest else None
-    for shard in shards:
+    if latest:
+        for trajectory, _, error in iter_records(path):
+            if error is not None:
+                if strict:
+                    raise error
+                continue
+            yield trajectory  # type: ignore[misc]
+        return
+    for shard in shard_paths(path):
         for line in _iter_lines(shard):
-            if keep is not None and (shard, line.lineno) not in keep and _record_id(line.text) is not None:
-                continue  # superseded by a newer record of the same id
             try:
                 yield Trajectory.from_json(line.text, source=str(shard), line=line.lineno)
             except SchemaError:
@@ -221,17 +243,23 @@ class TrajectoryStore:
     # -- writing ---------------------------------------------------------------------------------
 
     def repair(self) -> int:
-        """Cut torn last lines off existing shards (under the lock); returns how many were cut."""
+        """Cut torn last lines off existing shards (under the lock); returns how many were cut. A last
+        line that parses whole only lacks its newline (an edited or foreign file): it gets one."""
         cut = 0
         for shard in self._files():
             data = shard.read_bytes()
             if data and not data.endswith(b"\n"):
                 keep = data.rfind(b"\n") + 1
+                whole = _summary(data[keep:].decode("utf-8", "replace")) is not None
                 with shard.open("r+b") as f:
-                    f.truncate(keep)
+                    if whole:
+                        f.seek(0, os.SEEK_END)
+                        f.write(b"\n")
+                    else:
+                        f.truncate(keep)
+                        cut += 1
                     f.flush()
                     os.fsync(f.fileno())
-                cut += 1
         return cut
 
     def append(self, trajectory: Trajectory) -> None:

@@ -60,7 +60,7 @@ def test_max_steps_asks_for_the_final_answer(sandbox_config):
     model = ScriptedModel([step("look", "print(1)"), step("look", "print(2)"), "Final answer: 42"])
     traj = CodeActAgent(model, AgentConfig(max_steps=2), sandbox=sandbox_config).run(MATH)
     assert traj.status == "max_steps" and traj.final_answer == "42"
-    assert roles_kinds(traj)[-2:] == [("user", "prompt", False), ("assistant", "final", True)]
+    assert roles_kinds(traj)[-2:] == [("user", "prompt", False), ("assistant", "final", False)]  # not trained
     assert len(model.calls) == 3 and model.calls[-1][1].stop == ()
 
 
@@ -261,3 +261,20 @@ class _Raising(ScriptedModel):
 def test_a_failed_episode_says_whether_it_was_an_outage(sandbox_config, error, kind):
     traj = CodeActAgent(_Raising(error), sandbox=sandbox_config).run(MATH)
     assert traj.status == "failed" and traj.failure == kind and type(error).__name__ in traj.error
+
+
+def test_code_prefix_starts_each_step_inside_a_code_block(sandbox_config):
+    # the scripted teacher only continues: the stored action is prefix + continuation, and it runs
+    model = ScriptedModel([" 6 * 7\nprint(result)\n```<end_code>", "42)\n```<end_code>"])
+    config = AgentConfig(max_steps=3, code_prefix=True, answer_found_prefix=True)
+    traj = CodeActAgent(model, config, sandbox=sandbox_config).run(MATH)
+    first_request = model.calls[0]
+    assert first_request[2] is True  # continue_final
+    assert first_request[0][-1]["content"].endswith("```py\nresult =")
+    assert traj.messages[2].content == (
+        "Thought: I compute it with Python and print the result.\nCode:\n```py\nresult = 6 * 7\nprint(result)\n```<end_code>"
+    )
+    assert traj.messages[3].content == "Observation:\n42" and traj.final_answer == "42"
+    assert (
+        "final_answer(" in model.calls[1][0][-1]["content"]
+    )  # the answer-found start wins over the code prefix

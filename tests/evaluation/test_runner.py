@@ -192,9 +192,16 @@ def test_report_over_two_runs(tmp_path):
     comparison = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert comparison["runs"] == ["student-a", "b"]
     assert comparison["table"]["b"]["overall"] == 0.0 and comparison["table"]["student-a"]["overall"] > 0
-    assert {p.name for p in result.plots} == {"scores.png", "steps.png", "tokens.png"}
+    assert {p.name for p in result.plots} == {"scores.png", "steps.png", "tokens.png", "differences.png"}
     for p in result.plots:
         _png_ok(p)
+    # b against the baseline student-a, task by task
+    assert comparison["baseline"] == "student-a" and "## Against the baseline (student-a)" in md
+    gsm = comparison["differences"]["b"]["gsm8k"]
+    a_right = sum(t.score == 1.0 for t in read_predictions(tmp_path / "a" / PREDICTIONS).values()
+                  if t.task.metadata["benchmark"] == "gsm8k")  # fmt: skip
+    assert gsm["n"] == 3 and gsm["only_baseline"] == a_right and gsm["only_candidate"] == 0
+    assert gsm["difference"] == pytest.approx(-a_right / 3) and gsm["ci_high"] <= 0
 
 
 def test_cli_report_and_agent_mode_hook(tmp_path, monkeypatch):
@@ -304,3 +311,39 @@ def test_an_outage_mid_eval_is_counted_as_transient_and_retried(tmp_path):
     model = ScriptedChatModel(good)
     again = run_eval(cfg, model=model, progress=False)
     assert model.calls == 3 and again.transient == 0 and again.skipped == 7
+
+
+def test_eval_against_a_baseline_run_prints_the_paired_difference(tmp_path):
+    tasks = load_eval_tasks(config(tmp_path))
+    run_eval(
+        config(tmp_path, "a"), model=ScriptedChatModel(lambda c: "Final answer: x \\boxed{0}"), progress=False
+    )
+    with pytest.raises(AgentDistillError, match="not a finished eval run"):
+        run_eval(
+            config(tmp_path, "b", baseline=str(tmp_path / "nope")), model=ScriptedChatModel(lambda c: "")
+        )
+    result = run_eval(
+        config(tmp_path, "b", baseline=str(tmp_path / "a")),
+        model=ScriptedChatModel(gold_replier(tasks)),
+        progress=False,
+    )
+    assert "## Against the baseline (a)" in result.table and "p=" in result.table
+    gsm = result.metrics["differences"]["gsm8k"]
+    assert gsm["n"] == 3 and gsm["difference"] > 0 and gsm["only_baseline"] == 0
+    assert "differences" in json.loads((tmp_path / "b" / "metrics.json").read_text())
+
+
+def test_rerunning_with_a_task_that_keeps_failing_is_not_an_outage(tmp_path):
+    cfg = config(tmp_path)
+    tasks = load_eval_tasks(cfg)
+    good = gold_replier(tasks)
+    broken = tasks[0].question
+
+    def one_bad(conv):
+        if broken in conv[-1]["content"]:
+            raise RuntimeError("this task always breaks the solver")
+        return good(conv)
+
+    run_eval(cfg, model=ScriptedChatModel(one_bad), progress=False)
+    again = run_eval(cfg, model=ScriptedChatModel(one_bad), progress=False)  # retries the one, which fails
+    assert again.solved == 1 and again.metrics["benchmarks"][tasks[0].metadata["benchmark"]]["failed"] == 1

@@ -97,3 +97,23 @@ def test_cli_unknown_spec_is_one_line_error():
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: unknown model spec 'gpt4'; valid forms:")
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_the_cpu_build_gets_float32_and_every_core_on_a_small_avx2_machine(monkeypatch, tmp_path):
+    from agentdistill.models import serve
+
+    server = serve.VLLMServer(str(tmp_path), python=sys.executable, cpu=True, port=1)
+    monkeypatch.setattr(serve, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(serve.os, "cpu_count", lambda: 2)
+    monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
+    cmd = server.command()
+    assert cmd[cmd.index("--dtype") + 1] == "float32"
+    env = server.environment()
+    assert env["VLLM_CPU_OMP_THREADS_BIND"] == "0-1" and env["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0"
+    monkeypatch.setattr(serve, "cpu_has_native_bf16", lambda: True)
+    assert "--dtype" not in server.command()  # native bf16: vLLM's own choice
+    explicit = serve.VLLMServer(
+        str(tmp_path), python=sys.executable, cpu=True, port=1, extra_args=["--dtype", "bfloat16"]
+    )
+    monkeypatch.setattr(serve, "cpu_has_native_bf16", lambda: False)
+    assert explicit.command().count("--dtype") == 1  # the user's choice wins

@@ -203,3 +203,48 @@ def test_changed_eval_settings_and_a_retrained_student_never_show_old_prediction
         assert base_metrics["run"]["solved_this_invocation"] == 0
     finally:
         teacher.stop()
+
+
+@pytest.mark.slow
+def test_two_rounds_with_the_default_model(tmp_path, sandbox_config):
+    pool = tmp_path / "pool.jsonl"
+    rows = [{"id": f"q{i}", "question": f"What is {123 + i} * {457 + i}?", "answer": str((123 + i) * (457 + i))}
+            for i in range(6)]  # fmt: skip
+    pool.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = {
+        "run_dir": str(tmp_path / "run"),
+        "generate": {
+            "tasks": [str(pool)],
+            "domain": "math",
+            "concurrency": 4,
+            "agent": {"max_steps": 1, "max_tokens": 48, "final_max_tokens": 16},
+        },
+        "filters": ["failed"],
+        "train": MICRO["train"],
+        "eval": {
+            "benchmarks": [],
+            "mode": "agent",
+            "agent": {"max_steps": 1, "max_tokens": 32},
+            "concurrency": 4,
+        },
+        "rounds": {"count": 2, "failure_boost": 2, "dev_fraction": 0.34},
+    }
+    path = tmp_path / "rounds.yaml"
+    path.write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "agentdistill.cli", "pipeline", "--config", str(path), "--no-progress"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = tmp_path / "run"
+    summary = json.loads((run / "rounds.json").read_text())
+    round1_failed = set(json.loads((run / "stages" / "pool_eval.json").read_text())["result"]["failed_ids"])
+    assert round1_failed, "the untrained 135M model should fail some 3-digit products"
+    from agentdistill.trajectories.store import iter_trajectories
+
+    round2 = list(iter_trajectories(run / "rounds" / "2" / "trajectories"))
+    assert {t.task.id for t in round2} == round1_failed
+    assert all(t.metadata["round"] == 2 and t.metadata["teacher"] == "default" for t in round2)
+    per_task = {tid: sorted(t.id for t in round2 if t.task.id == tid) for tid in round1_failed}
+    assert all(ids == [f"{tid}#1", f"{tid}#2"] for tid, ids in per_task.items())  # 2 more samples each
+    assert [e["round"] for e in summary["rounds"]] == [1, 2] and summary["best"] in (1, 2)
+    assert all(e["dev_accuracy"] is not None for e in summary["rounds"])
+    assert "round 1" in proc.stdout and "dev accuracy" in proc.stdout

@@ -39,9 +39,10 @@ def test_filter_writes_kept_and_prints_counts(tmp_path, monkeypatch):
         "--dedup", "--decontaminate", "--per-task", "1",
     )  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert [t.id for t in iter_trajectories(out)] == ["ep-correct", "ep-reflection"]
+    # ep-parse-error's parse error is in a masked step: it is kept (only trained steps count)
+    assert [t.id for t in iter_trajectories(out)] == ["ep-correct", "ep-parse-error", "ep-reflection"]
     record = json.loads((out / "filter.json").read_text())
-    assert record["input"] == str(src) and record["kept"] == 2
+    assert record["input"] == str(src) and record["kept"] == 3
     assert [f["name"] for f in record["filters"]][-1] == "per_task"
     for name in (
         "failed",

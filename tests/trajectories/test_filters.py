@@ -73,15 +73,16 @@ def test_correctness_falls_back_to_stored_score_without_gold():
     assert "ep-wrong" in ids
 
 
-def test_parse_errors_any_and_max_count():
+def test_parse_errors_count_only_trained_steps():
+    # ep-parse-error's code-less reply is masked (train: false), then a trained step recovers: kept
     ids, p = run(F.ParseErrorFilter(max_errors=0))
-    assert ids == [i for i in ALL_IDS if i != "ep-parse-error"]
-    assert p.counts[0].dropped_ids == ["ep-parse-error"]
-    # the reflection episode has an error observation, but not a parse error: kept
-    assert "ep-reflection" in ids
-    ids, _ = run(F.ParseErrorFilter(max_errors=1))
-    assert ids == ALL_IDS
-    assert all_samples()[2].parse_errors == 1
+    assert ids == ALL_IDS and p.counts[0].dropped == 0
+    assert all_samples()[2].parse_errors == 1 and all_samples()[2].trained_parse_errors == 0
+    trained = all_samples()[2]
+    trained.messages[2].train = True  # the same mistake, now taught: dropped
+    kept, p = F.filter_trajectories([trained], [F.ParseErrorFilter(max_errors=0)])
+    assert kept == [] and p.counts[0].dropped_ids == ["ep-parse-error"]
+    assert len(F.filter_trajectories([trained], [F.ParseErrorFilter(max_errors=1)])[0]) == 1
 
 
 def test_max_steps_and_status():
@@ -180,22 +181,112 @@ def test_pipeline_order_and_counts_standard_chain(tmp_path):
         "per_task",
     ]
     kept, p = F.filter_trajectories(all_samples(), filters)
-    assert [t.id for t in kept] == ["ep-correct", "ep-reflection"]
+    assert [t.id for t in kept] == ["ep-correct", "ep-parse-error", "ep-reflection"]
     assert p.summary() == {
         "total": 8,
-        "kept": 2,
+        "kept": 3,
         "filters": [
             {"name": "failed", "seen": 8, "kept": 7, "dropped": 1},
-            {"name": "parse_errors", "seen": 7, "kept": 6, "dropped": 1},
-            {"name": "max_steps", "seen": 6, "kept": 5, "dropped": 1},
-            {"name": "correct", "seen": 5, "kept": 4, "dropped": 1},
-            {"name": "decontaminate", "seen": 4, "kept": 3, "dropped": 1},
-            {"name": "dedup", "seen": 3, "kept": 2, "dropped": 1},
-            {"name": "per_task", "seen": 2, "kept": 2, "dropped": 0},
+            {"name": "parse_errors", "seen": 7, "kept": 7, "dropped": 0},
+            {"name": "max_steps", "seen": 7, "kept": 6, "dropped": 1},
+            {"name": "correct", "seen": 6, "kept": 5, "dropped": 1},
+            {"name": "decontaminate", "seen": 5, "kept": 4, "dropped": 1},
+            {"name": "dedup", "seen": 4, "kept": 3, "dropped": 1},
+            {"name": "per_task", "seen": 3, "kept": 3, "dropped": 0},
         ],
     }
     # kept trajectories write back and read as valid records
     with TrajectoryStore(tmp_path / "out") as store:
         for t in kept:
             store.append(t)
-    assert [t.id for t in iter_trajectories(tmp_path / "out")] == ["ep-correct", "ep-reflection"]
+    assert [t.id for t in iter_trajectories(tmp_path / "out")] == [
+        "ep-correct",
+        "ep-parse-error",
+        "ep-reflection",
+    ]
+
+
+def _math_episode(*steps: tuple[str, str, str | None], final: str, answer: str = "2291", train=True):
+    from agentdistill.schema import Task
+
+    from .samples import action, obs, task_msg, traj
+
+    task = Task(id="math:train/x", question="What is 79 * 29?", answer=answer, domain="math")
+    msgs = [*task_msg(task.question)]
+    for thought, code, out in steps:
+        msgs.append(action(thought, code, train=train))
+        if out is not None:
+            msgs.append(obs(out))
+    return traj("ep-x", task, msgs, final, 1.0)
+
+
+def test_grounded_keeps_computed_and_observed_answers_and_drops_guesses():
+    computed = _math_episode(("Compute it.", "final_answer(79 * 29)", "2291"), final="2291")
+    via_variable = _math_episode(
+        ("Compute it.", "x = 79 * 29\nfinal_answer(f'\\\\boxed{{{x}}}')", "2291"), final="\\boxed{2291}"
+    )
+    observed = _math_episode(
+        ("Compute it.", "print(79 * 29)", "2291"),
+        ("The output answers it.", 'final_answer("\\\\boxed{2291}")', "\\boxed{2291}"),
+        final="\\boxed{2291}",
+    )
+    guessed = _math_episode(
+        ("I know it.", 'final_answer("\\\\boxed{2291}")', "\\boxed{2291}"), final="\\boxed{2291}"
+    )
+    printed_then_guessed_in_one_step = _math_episode(
+        ("Check and answer.", "print(79 * 29)\nfinal_answer(2291)", "2291"), final="2291"
+    )
+    f = F.GroundedFilter()
+    assert (
+        f.apply(computed) is not None and f.apply(via_variable) is not None and f.apply(observed) is not None
+    )
+    assert f.apply(guessed) is None and f.apply(printed_then_guessed_in_one_step) is None
+    assert f.reasons == {"guessed": 2}
+    from agentdistill.trajectories.grounding import grounding
+
+    assert [grounding(t).rule for t in (computed, observed, guessed)] == ["computed", "observed", "guessed"]
+
+
+def test_grounded_catches_a_leaked_hint_and_forced_answers():
+    from agentdistill.schema import Message
+
+    # the thought states the gold before any output did (the teacher copied its reference hint)
+    leak = _math_episode(("The answer is 2291; let me confirm.", "print(79 * 29)", "2291"),
+                         ("Done.", "final_answer(79 * 29)", "2291"), final="2291")  # fmt: skip
+    f = F.GroundedFilter()
+    assert f.apply(leak) is None and f.reasons == {"hint_leak": 1}
+    # the max-steps fallback answer: grounded only if an earlier observation showed it
+    forced = _math_episode(("Compute it.", "print(79 * 29)", "2291"), final="2291")
+    forced.messages += [
+        Message(role="user", content="Give your final answer now.", kind="prompt"),
+        Message(role="assistant", content="Final answer: 2291", kind="final", train=False),
+    ]
+    assert F.GroundedFilter().apply(forced) is not None
+    forced_guess = _math_episode(("Compute it.", "print(79 * 28)", "2212"), final="2291")
+    forced_guess.messages.append(Message(role="assistant", content="Final answer: 2291", kind="final"))
+    assert F.GroundedFilter().apply(forced_guess) is None
+    unanswered = _math_episode(("Compute it.", "print(79 * 29)", "2291"), final=None)
+    g = F.GroundedFilter()
+    assert g.apply(unanswered) is None and g.reasons == {"unanswered": 1}
+    # QA is not checked by default; a masked failed step then a trained reflection stays (STeP)
+    assert F.GroundedFilter().apply(correct()) is not None
+    assert F.GroundedFilter().apply(reflection()) is not None
+
+
+def test_grounded_drop_reasons_reach_the_filter_report():
+    guessed = _math_episode(("I know it.", "final_answer(2291)", "2291"), final="2291")
+    _, p = F.filter_trajectories([guessed, reflection()], [F.GroundedFilter()])
+    assert p.summary()["filters"] == [
+        {"name": "grounded", "seen": 2, "kept": 1, "dropped": 1, "reasons": {"guessed": 1}}
+    ]
+
+
+def test_numbers_in_code_are_not_a_leaked_hint():
+    small = _math_episode(
+        ("Divide and round.", "result = 12 / 6\nprint(round(result, 2))", "2.0"),
+        ("Return it.", "final_answer(result)", "2.0"),
+        final="2.0",
+        answer="2",
+    )
+    small.task.question = "What is 12 / 6?"
+    assert F.GroundedFilter().apply(small) is not None

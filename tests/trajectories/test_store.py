@@ -148,3 +148,20 @@ def test_v1_records_still_read():
     line = line.replace(', "failure": null', "").replace(', "fingerprint": "f1"', "")
     t = Trajectory.from_json(line)
     assert t.id == "old#0" and t.fingerprint is None
+
+
+def test_sibling_sets_read_through_a_parent_keep_their_own_records(tmp_path):
+    for teacher in ("teacherA", "teacherB"):
+        with TrajectoryStore(tmp_path / "runs" / teacher) as store:
+            store.append(record("t1#0", answer=teacher))
+    got = sorted(t.final_answer for t in iter_trajectories(tmp_path / "runs"))
+    assert got == ["teacherA", "teacherB"]  # same id, different sets: both are episodes
+
+
+def test_repair_keeps_a_whole_last_line_that_only_lacks_its_newline(tmp_path):
+    shard = tmp_path / "part-00000.jsonl"
+    shard.write_text(record("a#0").to_json() + "\n" + record("b#0").to_json())  # edited by hand: no final \n
+    assert [t.id for t in iter_trajectories(tmp_path)] == ["a#0", "b#0"]
+    with TrajectoryStore(tmp_path) as store:
+        assert set(store.records) == {"a#0", "b#0"}
+    assert shard.read_text().endswith("}\n") and [t.id for t in iter_trajectories(tmp_path)] == ["a#0", "b#0"]
