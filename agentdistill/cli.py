@@ -51,6 +51,17 @@ def version() -> None:
     typer.echo(__version__)
 
 
+# recent typer releases carry their own copy of click (`typer._click`), whose exceptions are not `click`'s
+_EXIT = (click.exceptions.Exit, typer.Exit)
+_ABORT = (click.exceptions.Abort, typer.Abort)
+
+
+def _is_usage_error(e: Exception) -> bool:
+    """A click-style error with its own message and exit code (bad option, unknown command), from either copy
+    of click."""
+    return any(c.__name__ == "ClickException" for c in type(e).__mro__) and hasattr(e, "show")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     err = Console(stderr=True)
@@ -65,20 +76,22 @@ def main(argv: list[str] | None = None) -> None:
     warnings.showwarning = show
     try:
         rc = app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as e:
+    except _EXIT as e:
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
+    except _ABORT:
         err.print("aborted")
         sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
     except AgentDistillError as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except Exception as e:
+        if not _is_usage_error(e):
+            raise
+        e.show()  # type: ignore[attr-defined]
+        sys.exit(e.exit_code)  # type: ignore[attr-defined]
     sys.exit(rc if isinstance(rc, int) else 0)
 
 

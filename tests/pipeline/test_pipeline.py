@@ -217,14 +217,15 @@ def test_two_rounds_with_the_default_model(tmp_path, sandbox_config):
             "tasks": [str(pool)],
             "domain": "math",
             "concurrency": 4,
-            "agent": {"max_steps": 1, "max_tokens": 48, "final_max_tokens": 16},
+            # no worked example: a prompt a third as long keeps this test to minutes on 2 cores
+            "agent": {"max_steps": 1, "max_tokens": 48, "final_max_tokens": 16, "use_examples": False},
         },
         "filters": ["failed"],
         "train": MICRO["train"],
         "eval": {
             "benchmarks": [],
             "mode": "agent",
-            "agent": {"max_steps": 1, "max_tokens": 32},
+            "agent": {"max_steps": 1, "max_tokens": 32, "use_examples": False},
             "concurrency": 4,
         },
         "rounds": {"count": 2, "failure_boost": 2, "dev_fraction": 0.34},

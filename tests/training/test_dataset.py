@@ -76,7 +76,8 @@ def test_skip_invalid_counts_bad_records(chatml_tokenizer, tmp_path):
     good = agent_trajectories()[0].to_dict()
     no_messages = {k: v for k, v in good.items() if k != "messages"}
     future = {**good, "schema": "agentdistill.trajectory/99"}
-    path = _write(tmp_path / "mixed.jsonl", [good, no_messages, future, no_messages])
+    records = [good, {**no_messages, "id": "b"}, {**future, "id": "c"}, {**no_messages, "id": "d"}]
+    path = _write(tmp_path / "mixed.jsonl", records)
     ds, stats = build(chatml_tokenizer, [path], skip_invalid=True)
     assert stats.read == 4 and stats.used == 1 and len(ds) == 1
     assert stats.num_skipped == 3
@@ -101,7 +102,7 @@ def test_nothing_trainable_is_an_error_not_an_empty_run(chatml_tokenizer, tmp_pa
     masked = cot_trajectories()[0]
     for m in masked.messages:
         m.train = False
-    path = _write(tmp_path / "all-masked.jsonl", [masked.to_dict()] * 2)
+    path = _write(tmp_path / "all-masked.jsonl", [{**masked.to_dict(), "id": i} for i in ("a", "b")])
     with pytest.raises(
         TrainingDataError, match=r"no usable training example among 2 records: 2x no trained tokens"
     ):
@@ -115,8 +116,19 @@ def test_empty_file_and_missing_path_are_errors(chatml_tokenizer, tmp_path):
     with pytest.raises(TrainingDataError, match="no such file"):
         build(chatml_tokenizer, [tmp_path / "nope.jsonl"])
     (tmp_path / "emptydir").mkdir()
-    with pytest.raises(TrainingDataError, match=r"no \.jsonl"):
+    with pytest.raises(TrainingDataError, match=r"emptydir: no trajectory records \(no part-\*\.jsonl"):
         build(chatml_tokenizer, [tmp_path / "emptydir"])
+
+
+def test_a_repeated_id_trains_only_its_newest_record(chatml_tokenizer, tmp_path):
+    """One reader for every consumer: a rerun that rewrote an episode trains on the rewrite, not both."""
+    old, new = (t.to_dict() for t in cot_trajectories()[:2])
+    new["id"] = old["id"]
+    for m in old["messages"]:
+        m["train"] = False  # the older record alone would be an error: nothing to train
+    path = _write(tmp_path / "rerun.jsonl", [old, new])
+    ds, stats = build(chatml_tokenizer, [path])
+    assert stats.read == 1 and stats.used == 1 and len(ds) == 1
 
 
 def test_length_policies_are_counted(chatml_tokenizer, agent_data):
