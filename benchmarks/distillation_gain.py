@@ -1,7 +1,7 @@
 """Does distillation make the student better? Runs a pipeline and prints the before/after with its statistics.
 
     python benchmarks/distillation_gain.py [--config configs/offline-selfdistill.yaml] [--run-dir DIR]
-        [--ablation none|no-grounded|no-masking|no-rounds] [--reuse-generation FROM_RUN_DIR] [--summarize]
+        [--ablation none|no-grounded|no-masking|with-rounds] [--reuse-generation FROM_RUN_DIR] [--summarize]
 
 Runs ``agentdistill pipeline`` (``AGENTDISTILL_DATA_DIR`` defaults to ../shared/data when it exists), then
 prints, for every benchmark: n, the base model's and the student's accuracy, their paired difference with
@@ -10,8 +10,10 @@ whether the target holds (held-out arithmetic >= 45%, >= 20 points above the bas
 
 Ablations switch one of the efficacy changes off: ``no-grounded`` (no grounded-answer filter),
 ``no-masking`` (parse errors of masked steps count and the forced max-steps answer is trained, as
-before; applied to the same teacher episodes by the filters), ``no-rounds`` (one round). ``--reuse-generation`` starts from another run's round-1 teacher
-episodes and base-model evaluation (same settings, so the pipeline reuses them) to save their time.
+before; applied to the same teacher episodes by the filters); ``with-rounds`` switches failure-targeted
+rounds on (the shipped config runs one round, which is what fits its budget on 2 cores).
+``--reuse-generation`` starts from another run's round-1 teacher episodes and base-model evaluation (same
+settings, so the pipeline reuses them) to save their time.
 ``--summarize`` only prints the numbers of an existing run directory.
 """
 
@@ -37,7 +39,8 @@ ABLATIONS = {
         "filters=[failed, {name: parse_errors, trained_only: false}, correct, grounded,"
         " {name: forced_answer, policy: train}, decontaminate, dedup, {name: per_task, k: 2}]",
     ],
-    "no-rounds": ["rounds.count=1"],
+    # the shipped config runs one round (its budget on 2 cores); this switches failure-targeted rounds on
+    "with-rounds": ["rounds={count: 2, failure_boost: 2, dev_fraction: 0.2}"],
 }
 
 
