@@ -43,11 +43,7 @@ def plot_scores(
     ax.set_title("Score per benchmark")
     ax.legend(fontsize="small")
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_distribution(data: dict[str, list[float]], path: Path, *, title: str, xlabel: str) -> Path:
@@ -67,11 +63,7 @@ def plot_distribution(data: dict[str, list[float]], path: Path, *, title: str, x
     ax.set_ylabel("episodes")
     if data:
         ax.legend(fontsize="small")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_differences(
@@ -101,11 +93,7 @@ def plot_differences(
     if runs:
         ax.legend(fontsize="small")
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_rounds(rounds: Sequence[dict[str, Any]], path: Path) -> Path:
@@ -124,6 +112,11 @@ def plot_rounds(rounds: Sequence[dict[str, Any]], path: Path) -> Path:
     ax.set_title("Student accuracy per round")
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
+    return _save(plt, fig, path)
+
+
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    """Lay out, write (creating the folder) and close one figure."""
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
