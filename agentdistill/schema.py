@@ -200,6 +200,8 @@ class ExecResult(_Record):
     truncated: bool = False
     limit: str | None = None
     restarted: bool = False
+    tool_calls: int = 0
+    """Host-tool calls this step's code made (answered from the episode's cache or not)."""
 
     @property
     def ok(self) -> bool:

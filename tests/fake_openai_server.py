@@ -3,7 +3,9 @@
 Every chat completion is one CodeAct step that computes the answer in the sandbox and returns it, so an
 episode is one model request plus one sandbox step. ``--delay`` slows each reply (a run lasts long
 enough to be killed); ``--die-after N`` makes the process exit abruptly after N replies (a server that
-goes away mid-run); each request is logged to ``--log`` (one line per request).
+goes away mid-run); ``--refuse-continuation`` answers requests that ask to continue a partial assistant
+message (vLLM's ``continue_final_message``) with HTTP 400, as servers without that extension do; each
+request is logged to ``--log`` (one line per request).
 """
 
 from __future__ import annotations
@@ -48,9 +50,18 @@ class FakeTeacher:
     def spec(self) -> str:
         return f"openai:fake@http://127.0.0.1:{self.port}/v1"
 
-    def start(self, *, delay: float = 0.0, die_after: int = 0) -> FakeTeacher:
+    def start(
+        self,
+        *,
+        delay: float = 0.0,
+        die_after: int = 0,
+        refuse_continuation: bool = False,
+        log: str | None = None,
+    ) -> FakeTeacher:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--port", str(self.port), "--delay", str(delay)]
         cmd += ["--die-after", str(die_after)]
+        cmd += ["--refuse-continuation"] if refuse_continuation else []
+        cmd += ["--log", log] if log else []
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline().strip() == "ready"
         return self
@@ -68,6 +79,7 @@ def main() -> None:
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--die-after", type=int, default=0)
     ap.add_argument("--log", default=None)
+    ap.add_argument("--refuse-continuation", action="store_true")
     args = ap.parse_args()
     lock = threading.Lock()
     served = [0]
@@ -81,9 +93,22 @@ def main() -> None:
 
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            cont = bool(body.get("continue_final_message"))
             if args.log:
                 with lock, open(args.log, "a") as f:
-                    f.write(json.dumps({"t": time.time(), "n": body.get("n", 1)}) + "\n")
+                    record = {
+                        "t": time.time(),
+                        "n": body.get("n", 1),
+                        "continue": cont,
+                        "messages": body["messages"],
+                    }
+                    f.write(json.dumps(record) + "\n")
+            if cont and args.refuse_continuation:
+                message = "continue_final_message is not supported by this server"
+                self._send(
+                    400, {"object": "error", "message": message, "type": "BadRequestError", "code": 400}
+                )
+                return
             time.sleep(args.delay)
             self._send(200, reply_body(int(body.get("n", 1))))
             with lock:

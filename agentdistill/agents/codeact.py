@@ -2,59 +2,55 @@
 
 One class serves the teacher and the student; the methods of the paper are switches on it:
 
-* first-thought prefix (teacher): the first paragraph of the model's own CoT answer starts the first
-  ``Thought:`` and the model continues it (a partial assistant message);
-* self-reflection (STeP): a failed step stays in context with ``train: false``; the next step starts with
-  ``Reflection:`` and is trained. Source ``self``: the teacher's own failures; ``student``: a student model
-  acts and the teacher checks each step against the gold answer, writing reflection and correction where
-  the student goes wrong;
+* first-thought prefix (teacher): the first paragraph of the teacher's CoT answer to the task (one cached
+  call per task, :mod:`agentdistill.agents.first_thought`) starts the first ``Thought:`` and the model
+  continues it (a partial assistant message). A backend that cannot continue, or refuses to at run time,
+  is asked to begin its reply with the prefix instead, and the reply is checked: ``prefix_mode`` records
+  ``continued``, ``instructed``, ``dropped`` (the reply did not begin with it; no prefix is recorded) or
+  ``none``. Other step starts (reflection, answer found, code prefix) are recorded in ``start_modes``;
+* self-reflection (STeP): a failed step (exception, parse error, empty result, wrong final answer) stays
+  in context with ``train: false``; the next step starts with ``Reflection:`` and is trained. Source
+  ``self``: the teacher's own failures; ``student``: a student model acts unhinted and the teacher checks
+  each step against the gold answer (a verdict with a reason), then writes a reflection naming the mistake
+  and a corrected action; the correction runs and is trained only if it succeeds, else it is masked too
+  and the teacher tries again (``max_corrections``);
 * self-consistent action generation (student): N candidates from one request, each run in its own fork of
   the sandbox, voted on (:mod:`agentdistill.agents.consistency`); the winner's fork becomes the state.
 
 The trajectory records what a student would see at inference: instructions used only to steer the
-teacher (the reflection request) are sent to the model but not stored.
+teacher (the reflection and correction requests, the gold-answer hint) are sent to the model but not
+stored. Identical host-tool calls within an episode are answered from one cache shared by all forks
+(:mod:`agentdistill.tools.cache`); ``stats.tool_calls`` counts the calls of the recorded steps only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from agentdistill.agents.config import AgentConfig
 from agentdistill.agents.consistency import Candidate, choose
+from agentdistill.agents.first_thought import FirstThoughts, first_paragraph
 from agentdistill.agents.parsing import ParsedAction, parse_action, parse_final_line
 from agentdistill.agents.prompts import Prompts, load_prompts
 from agentdistill.errors import failure_kind
-from agentdistill.models.base import ChatModel, GenerationParams, run_sync
+from agentdistill.models.base import ChatModel, ContinuationUnsupportedError, GenerationParams, run_sync
 from agentdistill.schema import AgentInfo, ExecResult, Message, Task, Trajectory, TrajectoryStats
-from agentdistill.tasks.metrics import is_success, score
-from agentdistill.tools.host import describe_tool, invoke_tool, tool_output
+from agentdistill.tasks.metrics import answer_key, is_success, score
+from agentdistill.tools.cache import EpisodeToolCache
+from agentdistill.tools.host import describe_tool
 
 STOP = ("<end_code>", "Observation:")
 Scorer = Callable[[Task, str], float | None]
 
 
-class CountingTool:
-    """Wraps a host tool to count calls (the sandbox sees the same name and description)."""
-
-    def __init__(self, name: str, tool: Any) -> None:
-        self.name, self.tool, self.calls = name, tool, 0
-        self.description = describe_tool(tool)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls += 1
-        return tool_output(invoke_tool(self.tool, args, kwargs))
-
-
-def first_paragraph(text: str) -> str:
-    """The first reasoning step of a CoT answer: its first non-empty paragraph."""
-    for para in text.strip().split("\n\n"):
-        if para.strip():
-            return " ".join(para.strip().split())
-    return ""
+__all__ = ["CodeActAgent", "first_paragraph"]
+_VERDICT = re.compile(r"^[\s*#>_`\"']*(OK|MISTAKE)\b[\s*:.\-–—]*(.*)", re.IGNORECASE | re.DOTALL)
+_REASON_CHARS = 300
 
 
 def default_scorer(task: Task, prediction: str) -> float | None:
@@ -75,9 +71,22 @@ class _Episode:
     model_requests: int = 0
     executions: int = 0
     reflections: int = 0
-    prefix_mode: str | None = None
+    corrections: int = 0
+    failed_corrections: int = 0
+    prefix: str | None = None
+    """The first-thought prefix planned for the first step."""
+    prefix_mode: str = "none"
+    start_modes: dict[str, str] = dataclasses.field(default_factory=dict)
     final: str | None = None
     status: str = "max_steps"
+
+
+@dataclasses.dataclass
+class _Verdict:
+    """Whether a step is fine, and if not, why (the teacher's reason, or what the sandbox showed)."""
+
+    ok: bool
+    reason: str = ""
 
 
 class CodeActAgent:
@@ -99,6 +108,7 @@ class CodeActAgent:
         teacher: ChatModel | None = None,
         scorer: Scorer | None = default_scorer,
         role: str = "teacher",
+        first_thoughts: FirstThoughts | None = None,
     ) -> None:
         from agentdistill.sandbox import SandboxConfig
 
@@ -112,6 +122,14 @@ class CodeActAgent:
         self.role = role
         if self.config.reflection == "student" and teacher is None:
             raise ValueError("reflection='student' needs a teacher model to check the student's steps")
+        self._refuses_continuation: set[int] = set()  # models that refused continue_final at run time
+        if self.config.first_thought_prefix and first_thoughts is None:
+            from agentdistill.agents.cot import CoTSolver, cot_generation_params
+
+            source = teacher if self.config.reflection == "student" and teacher is not None else model
+            params = cot_generation_params(self.config, self.config.seed)
+            first_thoughts = FirstThoughts(CoTSolver(source, params=params, role="teacher"))
+        self.first_thoughts = first_thoughts
 
     # ------------------------------------------------------------------------------------------ public
 
@@ -124,20 +142,19 @@ class CodeActAgent:
         start = time.monotonic()
         seed = None if self.config.seed is None else self.config.seed + sample
         ep = _Episode(task, self._opening(task), TrajectoryStats(), seed)
-        tools = {name: CountingTool(name, _fresh(tool)) for name, tool in self.tools_for(task).items()}
-        prefix = None
+        cache = EpisodeToolCache({name: _fresh(tool) for name, tool in self.tools_for(task).items()})
         error = failure = None
         try:
-            if self.config.first_thought_prefix:
-                prefix = await self._first_thought(ep)
-            sandbox = await asyncio.to_thread(self._open_sandbox, tools)
+            if self.first_thoughts is not None:
+                ep.prefix = await self.first_thoughts.prefix(task) or None
+            sandbox = await asyncio.to_thread(self._open_sandbox, cache.tools)
             try:
-                await self._loop(ep, sandbox, prefix)
+                await self._loop(ep, sandbox)
             finally:
                 await asyncio.to_thread(sandbox.close)
         except Exception as e:  # an episode's failure is data, never fatal to a run
             ep.status, error, failure = "failed", f"{type(e).__name__}: {e}", failure_kind(e)
-        ep.stats.tool_calls = sum(t.calls for t in tools.values())
+        used = ep.prefix_mode in ("continued", "instructed")  # else never sent, or dropped
         ep.stats.wall_time_s = round(time.monotonic() - start, 3)
         score = self.scorer(task, ep.final) if (self.scorer and ep.final is not None) else None
         return Trajectory(
@@ -154,7 +171,7 @@ class CodeActAgent:
             final_answer=ep.final,
             score=score,
             stats=ep.stats,
-            first_thought_prefix=prefix,
+            first_thought_prefix=ep.prefix if used else None,
             status=ep.status,  # type: ignore[arg-type]
             error=error,
             failure=failure,  # type: ignore[arg-type]
@@ -162,11 +179,22 @@ class CodeActAgent:
                 "model_requests": ep.model_requests,
                 "executions": ep.executions,
                 "reflections": ep.reflections,
+                "prefix_mode": ep.prefix_mode,
+                **({"start_modes": ep.start_modes} if ep.start_modes else {}),
+                **({"tool_cache_hits": cache.hits} if cache.hits else {}),
                 **({"reference_hint": True} if self.config.reference_hint else {}),
-                **({"prefix_mode": ep.prefix_mode} if ep.prefix_mode else {}),
-                **({"teacher": self.teacher.name} if self.teacher else {}),
+                **self._teacher_metadata(ep),
             },
         )
+
+    def _teacher_metadata(self, ep: _Episode) -> dict[str, Any]:
+        if self.teacher is None:
+            return {}
+        return {
+            "teacher": self.teacher.name,
+            "corrections": ep.corrections,
+            "failed_corrections": ep.failed_corrections,
+        }
 
     def tools_for(self, task: Task) -> dict[str, Any]:
         """The host tools the task's domain may use (``AgentConfig.domain_tools``)."""
@@ -190,47 +218,81 @@ class CodeActAgent:
 
         return Sandbox.open(self.sandbox_config, tools=tools)
 
-    async def _loop(self, ep: _Episode, sandbox: Any, prefix: str | None) -> None:
+    async def _loop(self, ep: _Episode, sandbox: Any) -> None:
         cfg = self.config
         steer: str | None = None  # an instruction for the next call only (not stored)
         outcome: _Outcome | None = None
         for step in range(cfg.max_steps):
-            start_text = ""
-            if step == 0 and prefix:
-                start_text = f"Thought: {prefix}"
-            elif steer is not None and self._can_continue(self.model):
-                start_text = "Reflection:"
-            elif outcome is not None and self._shows_gold_answer(ep, outcome):
-                start_text = self.prompts.render("answer_found")
-            elif cfg.code_prefix:
-                start_text = self.prompts.render("code_start", domain=ep.task.domain)
-            actor = self.model
-            outcome = await self._act(actor, ep, sandbox, start_text, steer)
+            kind, start_text = self._start(ep, step, steer, outcome)
+            outcome = await self._act(self.model, ep, sandbox, start_text, steer)
+            if kind == "first_thought":
+                ep.prefix_mode = (outcome.start_mode or "none") if outcome.start_followed else "dropped"
+            elif kind is not None:
+                ep.start_modes[kind] = outcome.start_mode or "none"
             steer = None
-            checked_ok = True
-            if cfg.reflection == "student" and self.teacher is not None:
-                checked_ok = await self._teacher_accepts(ep, outcome)
-            failed = self._failed(ep, outcome) or not checked_ok
+            verdict = await self._check(ep, outcome)
             last = step + 1 == cfg.max_steps
-            reflect = cfg.reflection != "off" and failed and ep.reflections < cfg.max_reflections and not last
+            reflect = cfg.reflection != "off" and not verdict.ok and ep.reflections < cfg.max_reflections
+            reflect = reflect and not last
             # STeP partial masking: with reflection on, failed steps stay in context but are not trained
-            self._record(ep, outcome, train=not (failed and cfg.reflection != "off"))
+            train = verdict.ok or cfg.reflection == "off"
+            lead = ep.prefix if kind == "first_thought" and ep.prefix_mode != "dropped" else None
+            self._record(ep, outcome, train=train, lead=lead)
             if outcome.result is not None and outcome.result.is_final and not reflect:
                 ep.final, ep.status = str(outcome.result.final_answer), "ok"
                 return
             if reflect:
                 ep.reflections += 1
-                steer = self.prompts.render("reflection_request")
                 if cfg.reflection == "student":
-                    # the teacher writes the reflection and the corrected action
-                    fix = await self._act(self.teacher, ep, sandbox, "Reflection:" if self._can_continue(
-                        self.teacher) else "", steer)  # fmt: skip
-                    steer = None
-                    self._record(ep, fix, train=True, kind="reflection")
-                    if fix.result is not None and fix.result.is_final:
-                        ep.final, ep.status = str(fix.result.final_answer), "ok"
+                    if await self._teacher_corrects(ep, sandbox, verdict):
                         return
+                else:
+                    steer = self.prompts.render("reflection_request")
         await self._final_answer(ep)
+
+    def _start(
+        self, ep: _Episode, step: int, steer: str | None, last: _Outcome | None
+    ) -> tuple[str | None, str]:
+        """Which start the next step gets (its kind and text); ``(None, "")`` for none."""
+        if step == 0 and ep.prefix:
+            return "first_thought", f"Thought: {ep.prefix}"
+        if steer is not None and self._can_continue(self.model):
+            return "reflection", "Reflection:"
+        if last is not None and self._shows_gold_answer(ep, last):
+            return "answer_found", self.prompts.render("answer_found")
+        if self.config.code_prefix:
+            return "code_prefix", self.prompts.render("code_start", domain=ep.task.domain)
+        return None, ""
+
+    async def _check(self, ep: _Episode, outcome: _Outcome) -> _Verdict:
+        """The step's verdict: what the sandbox showed (:meth:`_failure`), then, with reflection source
+        ``student``, the teacher's judgement against the gold answer."""
+        if reason := self._failure(ep, outcome):
+            return _Verdict(False, reason)
+        if self.config.reflection == "student" and self.teacher is not None:
+            return await self._teacher_verdict(ep, outcome)
+        return _Verdict(True)
+
+    async def _teacher_corrects(self, ep: _Episode, sandbox: Any, verdict: _Verdict) -> bool:
+        """STeP student mode: the teacher, told the mistake and the gold answer, writes a reflection and a
+        corrected action, which runs. It is trained only if it succeeds; a failed one stays masked in
+        context and the teacher tries again, up to ``max_corrections``. True when it gave the final answer."""
+        assert self.teacher is not None
+        for _ in range(self.config.max_corrections):
+            ask = self.prompts.render("correction_request", reason=verdict.reason, answer=ep.task.answer)
+            start = "Reflection:" if self._can_continue(self.teacher) else ""
+            fix = await self._act(self.teacher, ep, sandbox, start, ask)
+            ep.corrections += 1
+            reason = self._failure(ep, fix)
+            self._record(ep, fix, train=not reason, kind="reflection")
+            if not reason:
+                if fix.result is not None and fix.result.is_final:
+                    ep.final, ep.status = str(fix.result.final_answer), "ok"
+                    return True
+                return False
+            ep.failed_corrections += 1
+            verdict = _Verdict(False, reason)
+        return False
 
     def _shows_gold_answer(self, ep: _Episode, outcome: _Outcome) -> bool:
         """Whether the last step ran cleanly and printed the gold answer (``answer_found_prefix`` only)."""
@@ -243,21 +305,47 @@ class CodeActAgent:
         return any(is_success(self.scorer(ep.task, line)) for line in lines)
 
     def _failed(self, ep: _Episode, outcome: _Outcome) -> bool:
-        """A step failed: no code, an exception or limit, or (when the gold answer is known and the
-        teacher reflects) a wrong final answer."""
-        r = outcome.result
-        if not outcome.parsed.ok or r is None or r.error is not None:
-            return True
-        if r.is_final and self.config.reflection != "off" and self.scorer and ep.task.answer is not None:
-            return not is_success(self.scorer(ep.task, str(r.final_answer)))
-        return False
+        """A step failed (see :meth:`_failure`)."""
+        return bool(self._failure(ep, outcome))
 
-    def _record(self, ep: _Episode, outcome: _Outcome, *, train: bool, kind: str | None = None) -> None:
-        """Store the step and its observation."""
+    def _failure(self, ep: _Episode, outcome: _Outcome) -> str:
+        """Why a step failed, from what the sandbox showed, or ``""``: no code, an exception or limit, an
+        empty result (nothing printed, no value), or (when the gold answer is known and the agent
+        reflects) a wrong final answer."""
+        parsed, r = outcome.parsed, outcome.result
+        if not parsed.ok or r is None:
+            return f"the reply has no runnable code ({parsed.error or 'no code'})"
+        if r.error is not None:
+            return f"the code failed: {_clip(r.error)}"
+        if r.is_final:
+            checked = self.config.reflection != "off" and self.scorer and ep.task.answer is not None
+            if checked and not is_success(self.scorer(ep.task, str(r.final_answer))):  # type: ignore[misc]
+                return f"final_answer({_clip(repr(r.final_answer))}) is not the correct answer"
+            return ""
+        if not _output(r).strip():
+            return "the code printed nothing and returned no value, so the step shows no result"
+        return ""
+
+    def _record(
+        self,
+        ep: _Episode,
+        outcome: _Outcome,
+        *,
+        train: bool,
+        kind: str | None = None,
+        lead: str | None = None,
+    ) -> None:
+        """Store the step and its observation; ``lead`` (the first-thought prefix) opens the thought
+        verbatim."""
         ep.stats.steps += 1
+        if outcome.result is not None:
+            ep.stats.tool_calls += outcome.result.tool_calls
         p = outcome.parsed
         if p.ok:
-            body = self.prompts.render("action", thought=p.thought, code=p.code)
+            thought = p.thought
+            if lead and not thought.startswith(lead) and thought.startswith(lead.strip()):
+                thought = lead + thought[len(lead.strip()) :].lstrip()
+            body = self.prompts.render("action", thought=thought, code=p.code)
             if p.reflection:
                 body = f"Reflection: {p.reflection}\n{body}"
         else:
@@ -278,6 +366,7 @@ class CodeActAgent:
             return self.prompts.render("error", output=output, error=r.error), "error"
         if r.is_final and self._failed(ep, outcome):
             return self.prompts.render("wrong_answer", answer=repr(r.final_answer)), "error"
+        # (an empty result is a failure to reflect on, but its observation says so in plain words)
         return self.prompts.render("observation", output=output), "observation"
 
     def _truncate(self, text: str) -> str:
@@ -290,7 +379,16 @@ class CodeActAgent:
     # ------------------------------------------------------------------------------------------ acting
 
     def _can_continue(self, model: ChatModel) -> bool:
-        return bool(getattr(model, "supports_continuation", False))
+        return (
+            bool(getattr(model, "supports_continuation", False))
+            and id(model) not in self._refuses_continuation
+        )
+
+    def _hinted(self, model: ChatModel) -> bool:
+        """Whether ``model``'s requests carry the gold-answer hint: the teacher's only, never a student's."""
+        if not self.config.reference_hint:
+            return False
+        return model is self.teacher if self.config.reflection == "student" else True
 
     def _params(self, n: int, seed: int | None) -> GenerationParams:
         cfg = self.config
@@ -306,39 +404,43 @@ class CodeActAgent:
 
     async def _generate(
         self, model: ChatModel, ep: _Episode, start_text: str, steer: str | None, n: int
-    ) -> tuple[list[str], list[float | None]]:
+    ) -> tuple[list[tuple[str, bool]], list[float | None], str | None]:
+        """``n`` replies to the episode so far, each as (text, whether it begins with ``start_text``),
+        their mean log-probabilities, and how the start was given (``continued``, ``instructed``, None)."""
         convo = [m.to_chat() for m in ep.messages]
-        if self.config.reference_hint and ep.task.answer is not None and model is not self.teacher:
+        if ep.task.answer is not None and self._hinted(model):
             hint = self.prompts.render("reference_hint", answer=ep.task.answer)
             convo[1] = {**convo[1], "content": f"{convo[1]['content']}\n\n{hint}"}
         if steer:
             convo[-1] = {**convo[-1], "content": f"{convo[-1]['content']}\n\n{steer}"}
-        cont = bool(start_text) and self._can_continue(model)
-        if start_text and not cont:
-            # The backend cannot continue a message: ask for the start instead, and say so in the record.
-            convo[-1] = {
-                **convo[-1],
-                "content": f"{convo[-1]['content']}\n\nBegin your reply with: {start_text}",
-            }
-            ep.prefix_mode = "instructed"
-        elif start_text:
-            convo.append({"role": "assistant", "content": start_text})
-            ep.prefix_mode = ep.prefix_mode or "continued"
         seed = None if ep.seed is None else ep.seed * 1000 + ep.model_requests
-        result = await model.agenerate(convo, self._params(n, seed), continue_final=cont)
+        params = self._params(n, seed)
+        result, mode = None, None
+        if start_text and self._can_continue(model):
+            try:
+                partial = [*convo, {"role": "assistant", "content": start_text}]
+                result, mode = await model.agenerate(partial, params, continue_final=True), "continued"
+            except ContinuationUnsupportedError:
+                self._refuses_continuation.add(id(model))  # refused at run time: instructed from now on
+        if result is None:
+            if start_text:
+                instruction = self.prompts.render("begin_with", start=start_text)
+                convo[-1] = {**convo[-1], "content": f"{convo[-1]['content']}\n\n{instruction}"}
+                mode = "instructed"
+            result = await model.agenerate(convo, params)
         ep.model_requests += 1
         ep.stats.prompt_tokens += result.prompt_tokens or 0
         ep.stats.completion_tokens += result.completion_tokens or 0
-        texts = [start_text + c.text if cont else c.text for c in result.completions]
-        return texts, [c.mean_logprob for c in result.completions]
+        replies = [_with_start(c.text, start_text, continued=mode == "continued") for c in result.completions]
+        return replies, [c.mean_logprob for c in result.completions], mode
 
     async def _act(
         self, model: ChatModel, ep: _Episode, sandbox: Any, start_text: str, steer: str | None
     ) -> _Outcome:
         n = self.config.n_candidates if model is self.model else 1
-        texts, lps = await self._generate(model, ep, start_text, steer, n)
+        replies, lps, mode = await self._generate(model, ep, start_text, steer, n)
         candidates = [
-            Candidate(t, parse_action(t), mean_logprob=lp) for t, lp in zip(texts, lps, strict=True)
+            Candidate(t, parse_action(t), mean_logprob=lp) for (t, _), lp in zip(replies, lps, strict=True)
         ]
         timeout = self.config.step_timeout_s
         if n == 1:
@@ -346,7 +448,7 @@ class CodeActAgent:
             if c.parsed.ok:
                 c.result = await asyncio.to_thread(sandbox.run, c.parsed.code, timeout=timeout)
                 ep.executions += 1
-            return _Outcome(c.text, c.parsed, c.result, 1)
+            return _Outcome(c.text, c.parsed, c.result, 1, mode, replies[0][1])
         runnable = [i for i, c in enumerate(candidates) if c.parsed.ok]
         if runnable:
             await asyncio.to_thread(sandbox.fork, len(runnable))
@@ -356,37 +458,29 @@ class CodeActAgent:
             ep.executions += len(runnable)
             for fork, (i, res) in enumerate(zip(runnable, results, strict=True)):
                 candidates[i].result, candidates[i].fork = res, fork
-        winner = candidates[choose(candidates)]
+        index = choose(candidates, key=lambda value: answer_key(value, ep.task.domain))
+        winner = candidates[index]
         if winner.fork is not None:
             await asyncio.to_thread(sandbox.select, winner.fork)  # its state continues: nothing re-runs
         elif runnable:
             await asyncio.to_thread(sandbox.discard_forks)
-        return _Outcome(winner.text, winner.parsed, winner.result, len(candidates))
+        return _Outcome(winner.text, winner.parsed, winner.result, len(candidates), mode, replies[index][1])
 
-    async def _first_thought(self, ep: _Episode) -> str | None:
-        question = self.prompts.render("first_thought", question=ep.task.question, domain=ep.task.domain)
-        params = GenerationParams(max_tokens=256, temperature=self.config.temperature, seed=ep.seed)
-        result = await self.model.agenerate([{"role": "user", "content": question}], params)
-        ep.model_requests += 1
-        ep.stats.prompt_tokens += result.prompt_tokens or 0
-        ep.stats.completion_tokens += result.completion_tokens or 0
-        return first_paragraph(result.text) or None
-
-    async def _teacher_accepts(self, ep: _Episode, outcome: _Outcome) -> bool:
-        """Student-rollout reflection: the teacher judges the student's step against the gold answer."""
+    async def _teacher_verdict(self, ep: _Episode, outcome: _Outcome) -> _Verdict:
+        """Student-rollout reflection: the teacher judges a step that ran cleanly against the gold answer
+        ("OK", or "MISTAKE: <reason>"); a final answer is checked by the metric instead."""
         r = outcome.result
-        if not outcome.parsed.ok or r is None or r.error is not None:
-            return False
+        assert self.teacher is not None and r is not None
         if r.is_final and self.scorer and ep.task.answer is not None:
-            return is_success(self.scorer(ep.task, str(r.final_answer)))
-        assert self.teacher is not None
+            ok = is_success(self.scorer(ep.task, str(r.final_answer)))
+            return _Verdict(ok, "" if ok else f"final_answer({_clip(repr(r.final_answer))}) is not correct")
         obs, _ = self._observation(ep, outcome)
         prompt = self.prompts.render(
             "check_step", question=ep.task.question, answer=ep.task.answer, step=outcome.text, observation=obs
         )
         verdict = await self.teacher.agenerate([{"role": "user", "content": prompt}], max_tokens=64)
         ep.model_requests += 1
-        return not verdict.text.strip().upper().startswith("MISTAKE")
+        return parse_verdict(verdict.text)
 
     async def _final_answer(self, ep: _Episode) -> None:
         """Out of steps: one more call asks for the answer from the episode so far (as the paper does)."""
@@ -427,6 +521,57 @@ class _Outcome:
     parsed: ParsedAction
     result: ExecResult | None
     candidates: int
+    start_mode: str | None = None
+    """How the step's start was given: continued, instructed, or None (no start)."""
+    start_followed: bool = True
+    """Whether the reply begins with the start (always, when it was continued)."""
+
+
+def parse_verdict(text: str) -> _Verdict:
+    """The teacher's check: ``MISTAKE: <reason>`` is a mistake with that reason; anything else (``OK``,
+    or a reply in neither form) accepts the step."""
+    m = _VERDICT.match(text.strip())
+    if m is None or m.group(1).upper() != "MISTAKE":
+        return _Verdict(True)
+    reason = m.group(2).strip().splitlines()[0].strip() if m.group(2).strip() else ""
+    return _Verdict(False, _clip(reason) or "the teacher found a mistake in this step")
+
+
+def _with_start(reply: str, start: str, *, continued: bool) -> tuple[str, bool]:
+    """The full step text and whether it begins with ``start``.
+
+    A continuation is ``start`` + reply, unless the reply itself opens with the start's head word (a
+    server that silently ignored the partial message and wrote a new one); then, as for an instructed
+    start, the reply must begin with ``start`` (spacing aside) to count as following it.
+    """
+    if not start:
+        return reply, True
+    head = start.split(":", 1)[0] + ":" if ":" in start else None
+    if continued and not (head and reply.lstrip().startswith(head)):
+        return start + reply, True
+    rest = _after(reply, start)
+    if rest is None:
+        return reply, False
+    return start + (rest.lstrip() if start[-1:].isspace() else rest), True
+
+
+def _after(text: str, start: str) -> str | None:
+    """The rest of ``text`` after a leading copy of ``start`` whose whitespace may differ, else None."""
+    i, body = 0, text.lstrip()
+    for ch in start.strip():
+        if ch.isspace():
+            continue
+        while i < len(body) and body[i].isspace():
+            i += 1
+        if i >= len(body) or body[i] != ch:
+            return None
+        i += 1
+    return body[i:]
+
+
+def _clip(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 3] + "..."
 
 
 def _output(r: ExecResult) -> str:

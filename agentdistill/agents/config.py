@@ -26,12 +26,18 @@ class AgentConfig:
     observation_max_chars: int = 2000
     """Observations longer than this keep their head and tail and are marked truncated."""
     first_thought_prefix: bool = False
-    """Teacher: start the first Thought with the first paragraph of the model's own CoT answer."""
+    """Teacher: start the first Thought with the first paragraph (verbatim, with its blank line) of the
+    teacher's CoT answer to the task: one call per task with the ``cot`` baseline's prompts and sampling,
+    cached in the run folder. The acting model continues it; a backend that cannot continue is asked to
+    begin with it, and a reply that does not is kept without it (``prefix_mode: dropped``)."""
     reflection: Literal["off", "self", "student"] = "off"
     """STeP self-reflection: off; self (the teacher reflects on its own failed steps); student (a student
     model acts, the teacher checks each step and writes the reflection and correction where it fails)."""
     max_reflections: int = 2
     """Reflections per episode at most (each costs a step)."""
+    max_corrections: int = 2
+    """Reflection ``student``: teacher corrections tried per student mistake. A correction is trained only
+    if it runs cleanly (and a final answer in it is correct); a failed one stays in context, masked."""
     use_examples: bool = True
     """Put the prompt file's worked example for the task's domain in the system prompt."""
     prompts: str | None = None
@@ -68,7 +74,8 @@ class AgentConfig:
     def __post_init__(self) -> None:
         from agentdistill.tools.registry import HOST_TOOLS
 
-        for name in ("max_steps", "n_candidates", "max_tokens", "final_max_tokens", "observation_max_chars"):
+        for name in ("max_steps", "n_candidates", "max_tokens", "final_max_tokens", "observation_max_chars",
+                     "max_corrections"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise FieldError(name, f"must be >= 1, got {getattr(self, name)}")
         if self.reflection not in ("off", "self", "student"):

@@ -2,23 +2,23 @@
 
 Each candidate ran in its own fork of the sandbox state. Candidates that failed (no code, an exception,
 a broken limit) are dropped; the rest vote by majority over their normalised final answer (if they gave
-one) or their normalised observation. Ties go to the group with the higher mean log-probability, else
+one, compared with the metric's own extractor: :func:`agentdistill.tasks.metrics.answer_key`) or their
+normalised observation. Ties go to the group with the higher mean log-probability, else
 to the earliest candidate. If none survives, the first candidate is kept so the agent sees its error.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from agentdistill.agents.parsing import ParsedAction
 from agentdistill.schema import ExecResult
+from agentdistill.tasks.metrics import answer_key
 
-_BOXED = re.compile(r"\\boxed\s*\{(.*)\}", re.DOTALL)
-_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
+AnswerKey = Callable[[Any], str]
 
 
 @dataclass
@@ -37,35 +37,30 @@ class Candidate:
         return self.parsed.ok and self.result is not None and self.result.error is None
 
 
-def normalise_answer(value: Any) -> str:
-    """Answers that differ only in case, spacing, \\boxed{}, or trailing zeros vote together."""
-    text = str(value).strip()
-    if m := _BOXED.search(text):
-        text = m.group(1)
-    text = " ".join(text.lower().replace(",", "").split()).strip(" .\"'")
-    if _NUMBER.match(text) and "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
+def normalise_answer(value: Any, domain: str = "math") -> str:
+    """The vote key of a final answer: the scoring extractor's reading of it (see ``answer_key``)."""
+    return answer_key(value, domain)
 
 
 def normalise_observation(text: str) -> str:
     return " ".join(text.split())
 
 
-def vote_key(c: Candidate) -> tuple[str, str]:
+def vote_key(c: Candidate, key: AnswerKey = normalise_answer) -> tuple[str, str]:
     assert c.result is not None
     if c.result.is_final:
-        return ("final", normalise_answer(c.result.final_answer))
+        return ("final", key(c.result.final_answer))
     value = getattr(c.result, "value", None)
     return ("observation", normalise_observation(c.result.stdout + ("" if value is None else str(value))))
 
 
-def choose(candidates: Sequence[Candidate]) -> int:
-    """Index of the winning candidate (see module docstring)."""
+def choose(candidates: Sequence[Candidate], key: AnswerKey = normalise_answer) -> int:
+    """Index of the winning candidate (see module docstring); ``key`` reads final answers (the task
+    domain's :func:`~agentdistill.tasks.metrics.answer_key`)."""
     groups: dict[tuple[str, str], list[int]] = {}
     for i, c in enumerate(candidates):
         if c.survived:
-            groups.setdefault(vote_key(c), []).append(i)
+            groups.setdefault(vote_key(c, key), []).append(i)
     if not groups:
         return 0
 

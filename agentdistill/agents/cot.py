@@ -18,7 +18,7 @@ from agentdistill.schema import AgentInfo, Message, Task, Trajectory, Trajectory
 from agentdistill.tasks.math_match import last_boxed
 
 if TYPE_CHECKING:
-    from agentdistill.agents.solvers import Solver, SolverContext
+    from agentdistill.agents.config import AgentConfig
 
 _FINAL = re.compile(r"final answer\s*[:：]\s*(.+)", re.IGNORECASE)
 _ANSWER_IS = re.compile(r"\bthe answer is\s*[:：]?\s*(.+)", re.IGNORECASE)
@@ -28,6 +28,18 @@ _KEYS = ("version", "system", "task", "rag")
 def load_cot_prompts(path: str | Path | None = None) -> PromptSet:
     """The packaged CoT prompts (``agents/prompts/cot.yaml``), or those of ``path`` layered over them."""
     return load_prompt_set("agentdistill.agents", "cot", path, required=_KEYS)
+
+
+def cot_generation_params(agent: AgentConfig, seed: int | None = None) -> GenerationParams:
+    """The CoT modes' one-call sampling settings: the agent's, seeded only when sampling (greedy decoding
+    needs no seed, and vLLM's CPU build crashes on per-request seeds). The first-thought prefix's CoT
+    call uses the same settings."""
+    return GenerationParams(
+        max_tokens=agent.max_tokens,
+        temperature=agent.temperature,
+        top_p=agent.top_p,
+        seed=seed if agent.temperature > 0 else None,
+    )
 
 
 def extract_final_answer(text: str, domain: str) -> str | None:
@@ -124,35 +136,3 @@ class CoTSolver:
             ),
             metadata=metadata,
         )
-
-
-def _from_context(ctx: SolverContext, retriever: Any) -> Solver:
-    per_sample: dict[int, CoTSolver] = {}
-
-    async def solve(task: Task, sample: int = 0) -> Trajectory:
-        if sample not in per_sample:  # sample k draws with its own seed
-            per_sample[sample] = CoTSolver(
-                ctx.model,
-                params=ctx.generation_params(sample),
-                role=ctx.role,
-                model_spec=ctx.model_spec,
-                retriever=retriever,
-                top_k=ctx.retrieval.k,
-                max_doc_chars=ctx.retrieval.max_chars,
-                prompts=load_cot_prompts(ctx.agent.cot_prompts) if ctx.agent.cot_prompts else None,
-                seed=ctx.sample_seed(sample),
-            )
-        return await per_sample[sample](task)
-
-    return solve
-
-
-def make_cot_solver(ctx: SolverContext) -> Solver:
-    """Factory for mode ``cot``."""
-    return _from_context(ctx, None)
-
-
-def make_cot_rag_solver(ctx: SolverContext) -> Solver:
-    """Factory for mode ``cot-rag``: ``ctx.retriever``, else ``ctx.retrieval.index`` (``demo`` is built on
-    first use)."""
-    return _from_context(ctx, ctx.open_retriever())

@@ -13,7 +13,8 @@ from agentdistill.prompts import PromptError, PromptSet, load_prompt_set
 
 REQUIRED = (
     "version", "system", "example_step", "task", "action", "observation", "error", "parse_error",
-    "wrong_answer", "reflection_request", "final_prompt", "check_step", "first_thought", "reference_hint",
+    "wrong_answer", "reflection_request", "correction_request", "final_prompt", "check_step", "begin_with",
+    "reference_hint",
 )  # fmt: skip
 
 __all__ = ["REQUIRED", "PromptError", "Prompts", "load_prompts"]

@@ -50,6 +50,9 @@ class SolverContext:
     """Reflection source ``student``: the teacher that checks and corrects ``model``'s steps."""
     tools: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Host tools given as objects (override registry tools of the same name)."""
+    cache_dir: str | None = None
+    """A folder for caches that should outlive the process (generation: its output folder, where the
+    first-thought prefix keeps the teacher's CoT answers); None keeps them in memory."""
 
     def sample_seed(self, sample: int = 0) -> int | None:
         """The request seed of episode ``sample``: ``agent.seed + sample``, None when unseeded."""
@@ -57,14 +60,9 @@ class SolverContext:
 
     def generation_params(self, sample: int = 0) -> GenerationParams:
         """One-call sampling settings (the CoT modes): the agent's, seeded only when sampling."""
-        cfg = self.agent
-        return GenerationParams(
-            max_tokens=cfg.max_tokens,
-            temperature=cfg.temperature,
-            top_p=cfg.top_p,
-            # greedy decoding needs no seed, and vLLM's CPU build crashes on per-request seeds
-            seed=self.sample_seed(sample) if cfg.temperature > 0 else None,
-        )
+        from agentdistill.agents.cot import cot_generation_params
+
+        return cot_generation_params(self.agent, self.sample_seed(sample))
 
     def open_retriever(self) -> Any:
         """``retriever``, else the index of ``retrieval`` (``demo`` is built on first use)."""
@@ -80,8 +78,8 @@ SOLVERS: Registry[SolverFactory] = Registry(
     "mode",
     {
         "agent": "agentdistill.agents.solvers:make_agent_solver",
-        "cot": "agentdistill.agents.cot:make_cot_solver",
-        "cot-rag": "agentdistill.agents.cot:make_cot_rag_solver",
+        "cot": "agentdistill.agents.solvers:make_cot_solver",
+        "cot-rag": "agentdistill.agents.solvers:make_cot_rag_solver",
     },
     error=AgentDistillError,
 )
@@ -103,6 +101,29 @@ def make_solver(mode: str, context: SolverContext) -> Solver:
     return get_solver_factory(mode)(context)
 
 
+def _first_thoughts(ctx: SolverContext) -> Any:
+    """The first-thought prefix's CoT answers: the ``cot`` baseline's solver on the teacher (the acting
+    model, or with reflection ``student`` the checking teacher), cached under ``ctx.cache_dir``."""
+    if not ctx.agent.first_thought_prefix:
+        return None
+    from pathlib import Path
+
+    from agentdistill.agents.cot import CoTSolver, load_cot_prompts
+    from agentdistill.agents.first_thought import CACHE_FILE, FirstThoughts
+
+    student_mode = ctx.agent.reflection == "student" and ctx.teacher is not None
+    teacher = ctx.teacher if student_mode else ctx.model
+    solver = CoTSolver(
+        teacher,  # type: ignore[arg-type]
+        params=ctx.generation_params(0),
+        role="teacher",
+        model_spec=None if student_mode else ctx.model_spec or None,
+        prompts=load_cot_prompts(ctx.agent.cot_prompts) if ctx.agent.cot_prompts else None,
+        seed=ctx.sample_seed(0),
+    )
+    return FirstThoughts(solver, Path(ctx.cache_dir) / CACHE_FILE if ctx.cache_dir else None)
+
+
 def make_agent_solver(ctx: SolverContext) -> Solver:
     """Mode ``agent``: the CodeAct agent with the context's model, settings, sandbox and host tools.
 
@@ -113,7 +134,13 @@ def make_agent_solver(ctx: SolverContext) -> Solver:
 
     config = ctx.agent
     agent = CodeActAgent(
-        ctx.model, config, sandbox=ctx.sandbox, tools=dict(ctx.tools), teacher=ctx.teacher, role=ctx.role
+        ctx.model,
+        config,
+        sandbox=ctx.sandbox,
+        tools=dict(ctx.tools),
+        teacher=ctx.teacher,
+        role=ctx.role,
+        first_thoughts=_first_thoughts(ctx),
     )
     building = asyncio.Lock()
 
@@ -136,3 +163,37 @@ def make_agent_solver(ctx: SolverContext) -> Solver:
         return await agent.arun(task, sample=sample)
 
     return solve
+
+
+def _from_context(ctx: SolverContext, retriever: Any) -> Solver:
+    from agentdistill.agents.cot import CoTSolver, load_cot_prompts
+
+    per_sample: dict[int, CoTSolver] = {}
+
+    async def solve(task: Task, sample: int = 0) -> Trajectory:
+        if sample not in per_sample:  # sample k draws with its own seed
+            per_sample[sample] = CoTSolver(
+                ctx.model,
+                params=ctx.generation_params(sample),
+                role=ctx.role,
+                model_spec=ctx.model_spec,
+                retriever=retriever,
+                top_k=ctx.retrieval.k,
+                max_doc_chars=ctx.retrieval.max_chars,
+                prompts=load_cot_prompts(ctx.agent.cot_prompts) if ctx.agent.cot_prompts else None,
+                seed=ctx.sample_seed(sample),
+            )
+        return await per_sample[sample](task)
+
+    return solve
+
+
+def make_cot_solver(ctx: SolverContext) -> Solver:
+    """Factory for mode ``cot``."""
+    return _from_context(ctx, None)
+
+
+def make_cot_rag_solver(ctx: SolverContext) -> Solver:
+    """Factory for mode ``cot-rag``: ``ctx.retriever``, else ``ctx.retrieval.index`` (``demo`` is built on
+    first use)."""
+    return _from_context(ctx, ctx.open_retriever())

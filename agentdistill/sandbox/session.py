@@ -212,6 +212,7 @@ class Sandbox:
         except ChannelClosed:
             return self._lost(codes, start, None, "the sandbox worker died")
         results: dict[Any, ExecResult] = {}
+        tool_calls: dict[Any, int] = {}
         killed: dict[Any, float] = {}
         oom_before = self._inst.oom_kills() if self._inst else 0
         while len(results) < len(codes):
@@ -240,8 +241,9 @@ class Sandbox:
                 continue
             op, target = msg.get("op"), msg.get("target")
             if op == "result" and target in codes and target not in results and msg.get("id") == step_id:
-                results[target] = _result(msg, time.monotonic() - start)
+                results[target] = _result(msg, time.monotonic() - start, tool_calls.get(target, 0))
             elif op == "tool":
+                tool_calls[target] = tool_calls.get(target, 0) + 1
                 t0 = time.monotonic()
                 reply = self._call_tool(msg)
                 reply.update(op="tool_result", target=target)
@@ -305,7 +307,7 @@ class SandboxFork:
         self.sandbox.select(self.index)
 
 
-def _result(msg: dict[str, Any], elapsed: float) -> ExecResult:
+def _result(msg: dict[str, Any], elapsed: float, tool_calls: int = 0) -> ExecResult:
     fields = {k: msg.get(k) for k in ("stdout", "error", "final_answer", "value", "limit")}
     return ExecResult(
         stdout=str(fields["stdout"] or ""),
@@ -316,6 +318,7 @@ def _result(msg: dict[str, Any], elapsed: float) -> ExecResult:
         truncated=bool(msg.get("truncated")),
         limit=fields["limit"] if isinstance(fields["limit"], str) else None,
         duration_s=float(msg.get("duration_s") or elapsed),
+        tool_calls=tool_calls,
     )
 
 

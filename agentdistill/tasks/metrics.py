@@ -14,7 +14,7 @@ from typing import Any
 from agentdistill.errors import AgentDistillError
 from agentdistill.registry import Registry
 from agentdistill.schema import Task
-from agentdistill.tasks.math_match import math_equal
+from agentdistill.tasks.math_match import extract_math_answer, math_equal, normalize_expression, parse_number
 from agentdistill.tasks.qa_match import normalize_answer, qa_scores
 
 Metric = Callable[[Task, "str | None"], dict[str, Any]]
@@ -26,6 +26,24 @@ SUCCESS_THRESHOLD = 0.5
 def is_success(score: float | None) -> bool:
     """Whether a score counts as solved (``score >= SUCCESS_THRESHOLD``); an unknown score does not."""
     return score is not None and score >= SUCCESS_THRESHOLD
+
+
+def answer_key(prediction: object, domain: str) -> str:
+    """What two predictions share when the domain's metric reads them as the same answer.
+
+    Math (and unknown domains): the answer the math metric extracts (last ``\\boxed{}``, else the "final
+    answer" line), as a canonical number when it is one (``2.50``, ``$2.5`` and ``\\boxed{2.5}`` agree),
+    else as a normalised expression; QA: the SQuAD-normalised text EM compares. Self-consistent action
+    generation votes with this key, so a vote never splits answers the score would merge.
+    """
+    text = "" if prediction is None else str(prediction)
+    if domain == "qa":
+        return normalize_answer(text)
+    extracted = extract_math_answer(text)
+    number = parse_number(extracted)
+    if number is not None:
+        return format(number + 0.0, ".12g")
+    return normalize_expression(extracted) if domain == "math" else normalize_answer(extracted)
 
 
 def gold_answers(task: Task) -> list[str]:

@@ -1,8 +1,7 @@
 """The agent's ``web_search(query)`` tool (the name the paper's prompts use), backed by any retriever.
 
-Agents repeat queries; within one episode an identical query is answered from a cache, so a repeated
-call costs nothing and returns exactly what the agent saw before. Each episode gets a fresh cache
-(:meth:`WebSearchTool.new_episode`), so one episode never sees another's state.
+Repeated queries within an episode are answered by the agent's per-episode cache of every host tool
+(:mod:`agentdistill.tools.cache`), not here: the tool itself is stateless and shared by all episodes.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from typing import Any
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 from agentdistill.tools.retrieval.config import RetrievalConfig
 
@@ -41,10 +40,6 @@ class WebSearchTool(BaseTool):
     max_chars: int | None = 1200
     """Characters of each document shown; None shows all."""
 
-    _cache: dict[str, str] = PrivateAttr(default_factory=dict)
-    cache_hits: int = 0
-    calls: int = 0
-
     @classmethod
     def from_config(cls, config: RetrievalConfig) -> WebSearchTool:
         """The tool over ``config.index`` (``demo``: the bundled demo index) with ``k`` and ``max_chars``."""
@@ -52,27 +47,11 @@ class WebSearchTool(BaseTool):
 
         return cls(retriever=IndexRetriever.from_config(config), k=config.k, max_chars=config.max_chars)
 
-    def new_episode(self) -> WebSearchTool:
-        """A tool for the next episode: same retriever and settings, empty cache and counters."""
-        fresh = self.model_copy(update={"cache_hits": 0, "calls": 0}, deep=False)
-        fresh._cache = {}  # model_copy shares private state; an episode must not see another's cache
-        return fresh
-
-    def model_post_init(self, context: Any) -> None:
-        self._cache = {}
-
     def _run(self, query: str, **_: Any) -> str:
-        self.calls += 1
         key = " ".join(query.split())
-        if key in self._cache:
-            self.cache_hits += 1
-            return self._cache[key]
         if not key:
             return "Error: web_search needs a non-empty query."
-        docs = self.retriever.invoke(key)[: self.k]
-        result = format_documents(docs, self.max_chars)
-        self._cache[key] = result
-        return result
+        return format_documents(self.retriever.invoke(key)[: self.k], self.max_chars)
 
 
 def format_documents(docs: list[Document], max_chars: int | None = None) -> str:

@@ -190,8 +190,8 @@ def filter_command(
 @trajectories_app.command("export")
 def export_command(
     path: Annotated[str, typer.Argument(help="Trajectory directory or JSONL file.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="hf, openai or sharegpt.")],
-    out: Annotated[str, typer.Option("--out", "-o", help="Directory (hf) or JSONL file (openai, sharegpt).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="hf, openai, sharegpt or agent-distillation.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Directory (hf) or JSONL file (the others).")],
     push: Annotated[
         str | None, typer.Option("--push", help="Also push the HF dataset to this hub repo (online).")
     ] = None,

@@ -1,10 +1,15 @@
-"""Trajectories in and out: export for trainers (HF datasets, OpenAI and ShareGPT JSONL), import of
-foreign rollouts (agent-distillation logs, R1-Searcher rollouts) into our records.
+"""Trajectories in and out: export for trainers (HF datasets, OpenAI and ShareGPT JSONL) and as
+agent-distillation run logs, import of foreign rollouts (agent-distillation logs, R1-Searcher rollouts)
+into our records.
 
 Exports keep the per-message ``train`` flag, since partial masking (failed steps not trained) is the
 point of self-reflected trajectories: OpenAI chat JSONL has a ``weight`` (0/1) on each assistant message,
 as OpenAI fine-tuning accepts; ShareGPT turns from ``gpt`` carry the same ``weight``; the HF dataset
 keeps the messages with ``train`` and ``kind`` plus the full record as JSON, so it round-trips exactly.
+The agent-distillation export writes what their ``run_experiment`` logs (smolagents messages, a
+``tool-call`` after each action, ``Call id`` observations) and keeps ``train`` and ``kind`` as extra keys
+on each message, which their code ignores and our import reads back: import -> export -> import keeps
+every mask.
 
 Imports map foreign formats onto :class:`~agentdistill.schema.Trajectory` so filters, stats, the viewer
 and training treat them like our own episodes. A malformed row is an :class:`ImportFormatError` naming
@@ -31,8 +36,7 @@ from agentdistill.schema import AgentInfo, Message, Task, Trajectory, Trajectory
 from agentdistill.tasks.registry import list_benchmarks
 from agentdistill.trajectories.store import write_jsonl
 
-ExportFormat = Literal["hf", "openai", "sharegpt"]
-EXPORT_FORMATS: tuple[str, ...] = ("hf", "openai", "sharegpt")
+ExportFormat = Literal["hf", "openai", "sharegpt", "agent-distillation"]
 SHAREGPT_ROLES = {"system": "system", "user": "human", "assistant": "gpt"}
 
 
@@ -152,10 +156,67 @@ def _jsonl_exporter(convert: Callable[[Trajectory], dict[str, Any]]) -> Exporter
     return export
 
 
+_AD_ROLES = {"system": "system", "assistant": "assistant"}
+
+
+def to_agent_distillation(trajectory: Trajectory) -> dict[str, Any]:
+    """One agent-distillation log row (``run_experiment``'s JSONL): question, answers, score and
+    ``log_data`` with smolagents messages; each message also carries our ``train`` and ``kind``."""
+    t = trajectory
+    row: dict[str, Any] = {
+        "id": t.task.id,
+        "model_id": t.agent.model,
+        "question": t.task.question,
+        "true_answer": [t.task.answer, *t.task.metadata.get("aliases", [])]
+        if t.task.metadata.get("aliases")
+        else t.task.answer,
+        "generated_answer": t.final_answer,
+        "source": t.task.source,
+    }
+    if t.score is not None:
+        row["score"] = t.score
+    if t.status == "failed":
+        return {**row, "log_data": None, "error": t.error or "failed"}
+    messages: list[dict[str, Any]] = []
+    calls = 0
+    for m in t.messages:
+        if m.role == "assistant":
+            messages.append(_ad_message("assistant", m.content, m))
+            code = parse_action(m.content).code
+            if code is not None:
+                calls += 1
+                call = [{"id": f"call_{calls}", "type": "function",
+                         "function": {"name": "python_interpreter", "arguments": code}}]  # fmt: skip
+                messages.append(_ad_message("tool-call", f"Calling tools:\n{call!r}", None))
+        elif m.kind in ("observation", "error"):
+            messages.append(_ad_message("tool-response", f"Call id: call_{calls}\n{m.content}", m))
+        else:
+            messages.append(_ad_message(_AD_ROLES.get(m.role, "user"), m.content, m))
+    metadata = {
+        "task": t.task.question,
+        "cost": {"input_tokens": t.stats.prompt_tokens, "output_tokens": t.stats.completion_tokens},
+        "performance": {"total_duration": t.stats.wall_time_s},
+        "domain": t.task.domain,
+    }
+    return {**row, "log_data": {"messages": messages, "metadata": metadata}}
+
+
+def _ad_message(role: str, text: str, message: Message | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": role, "content": [{"type": "text", "text": text}]}
+    if message is not None:
+        out.update(train=message.train, kind=message.kind)
+    return out
+
+
 Exporter = Callable[..., int]
 EXPORTERS: Registry[Exporter] = Registry(
     "export format",
-    {"hf": _export_hf, "openai": _jsonl_exporter(to_openai), "sharegpt": _jsonl_exporter(to_sharegpt)},
+    {
+        "hf": _export_hf,
+        "openai": _jsonl_exporter(to_openai),
+        "sharegpt": _jsonl_exporter(to_sharegpt),
+        "agent-distillation": _jsonl_exporter(to_agent_distillation),
+    },
     error=ExportError,
 )
 """Export formats by name: ``(trajectories, out, *, push, private) -> rows written``."""
@@ -276,7 +337,8 @@ def _ad_messages(raw_messages: Any, where: str, mask_failed_steps: bool) -> tupl
     tool-call messages repeat the code of the assistant message before them and are dropped (as
     agent-distillation's SFT preprocessing does); tool responses become user observations with the
     ``Call id`` line removed and an ``Observation:`` head (ours, which smolagents' error messages lack),
-    and are ``error`` observations when they report an error.
+    and are ``error`` observations when they report an error. A message's own ``train`` / ``kind`` keys
+    (our agent-distillation export writes them) win over these rules.
     """
     if not isinstance(raw_messages, list):
         raise ImportFormatError(f"{where}: log_data.messages must be a list")
@@ -291,6 +353,10 @@ def _ad_messages(raw_messages: Any, where: str, mask_failed_steps: bool) -> tupl
         content = _ad_content(raw.get("content"), at)
         if role == "tool-call":
             tool_calls += 1
+            continue
+        if "kind" in raw or "train" in raw:  # written by our export: exact
+            messages.append(_exact_message(role, content, raw, at))
+            seen_task = seen_task or raw.get("kind") == "task"
             continue
         if role == "system":
             messages.append(Message(role="system", content=content))
@@ -312,6 +378,16 @@ def _ad_messages(raw_messages: Any, where: str, mask_failed_steps: bool) -> tupl
                         prev.train = False
                         break
     return messages, tool_calls
+
+
+def _exact_message(role: str, content: str, raw: dict[str, Any], where: str) -> Message:
+    ours = "user" if role == "tool-response" else role
+    if role == "tool-response":
+        content = _CALL_ID.sub("", content, count=1)
+    try:
+        return Message(role=ours, content=content, kind=raw.get("kind"), train=bool(raw.get("train")))  # type: ignore[arg-type]
+    except ValidationError as e:
+        raise ImportFormatError(f"{where}: {e.errors()[0]['msg']}") from None
 
 
 def import_agent_distillation(
@@ -366,7 +442,8 @@ def import_agent_distillation(
         model_meta = meta.get("model") if isinstance(meta.get("model"), dict) else {}
         cost = meta.get("cost") if isinstance(meta.get("cost"), dict) else {}
         perf = meta.get("performance") if isinstance(meta.get("performance"), dict) else {}
-        chosen_domain = guess_domain(question) if domain == "auto" else domain
+        logged_domain = meta.get("domain") if meta.get("domain") in ("qa", "math") else None
+        chosen_domain = (logged_domain or guess_domain(question)) if domain == "auto" else domain
         extra = {k: row[k] for k in ("explanation", "cost") if k in row}
         score = _score(row.get("score"), where)
         try:

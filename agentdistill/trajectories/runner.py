@@ -112,6 +112,7 @@ def build_solver(config: GenerateConfig, teacher: Any, student: Any) -> Solver:
         sandbox=config.sandbox,
         retrieval=config.retrieval,
         teacher=teacher if acting_student else None,
+        cache_dir=str(config.out),
     )
     solver = make_solver(config.mode, context)
 

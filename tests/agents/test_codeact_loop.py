@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentdistill.agents.codeact import CodeActAgent, first_paragraph
+from agentdistill.agents.codeact import CodeActAgent
 from agentdistill.agents.config import AgentConfig
 from agentdistill.models.base import ModelUnavailableError
 from agentdistill.sandbox import SandboxError
@@ -94,30 +94,6 @@ def test_wrong_final_answer_triggers_reflection_with_gold(sandbox_config):
     assert traj.messages[2].train is False and "not correct" in traj.messages[3].content
 
 
-def test_first_thought_prefix_is_continued_and_trained(sandbox_config):
-    cot = "We need the product of 6 and 7.\n\nSix times seven is 42, so the answer is 42."
-    model = ScriptedModel([cot, " I compute it.\nCode:\n```py\nfinal_answer(6*7)\n```"])
-    traj = CodeActAgent(model, AgentConfig(first_thought_prefix=True), sandbox=sandbox_config).run(MATH)
-    assert traj.first_thought_prefix == "We need the product of 6 and 7."
-    conv, _, cont = model.calls[1]
-    assert cont and conv[-1] == {"role": "assistant", "content": "Thought: We need the product of 6 and 7."}
-    first_action = traj.messages[2]
-    assert first_action.train and first_action.content.startswith(
-        "Thought: We need the product of 6 and 7. I compute"
-    )
-    assert traj.metadata["prefix_mode"] == "continued"
-
-
-def test_prefix_without_continuation_support_is_instructed_and_recorded(sandbox_config):
-    model = ScriptedModel(
-        ["Plan: multiply.", step("Plan: multiply.", "final_answer(42)")], continuation=False
-    )
-    traj = CodeActAgent(model, AgentConfig(first_thought_prefix=True), sandbox=sandbox_config).run(MATH)
-    assert traj.metadata["prefix_mode"] == "instructed"
-    assert "Begin your reply with: Thought: Plan: multiply." in model.calls[1][0][-1]["content"]
-    assert traj.final_answer == "42"
-
-
 def test_tools_are_callable_from_code_and_counted(sandbox_config):
     calls = []
 
@@ -149,36 +125,6 @@ def test_episode_failure_is_recorded_not_raised(sandbox_config):
 
     traj = CodeActAgent(Broken([]), sandbox=sandbox_config).run(MATH)
     assert traj.status == "failed" and "server fell over" in traj.error
-
-
-def test_first_paragraph():
-    assert (
-        first_paragraph("\n\nStep one: add.\nStill step one.\n\nStep two.")
-        == "Step one: add. Still step one."
-    )
-    assert first_paragraph("   ") == ""
-
-
-def test_student_reflection_teacher_corrects_the_mistake(sandbox_config):
-    student = ScriptedModel(
-        [step("guess", "x = 6 + 7\nprint(x)"), step("answer", "final_answer(x)")], name="student"
-    )
-    teacher = ScriptedModel(
-        ["MISTAKE: it adds instead of multiplying.", " The student added.\n" + step("multiply", "x = 6 * 7\nprint(x)"),
-         "OK"], name="teacher")  # fmt: skip
-    agent = CodeActAgent(
-        student, AgentConfig(max_steps=3, reflection="student"), sandbox=sandbox_config, teacher=teacher,
-        role="student",
-    )  # fmt: skip
-    traj = agent.run(MATH)
-    assert traj.final_answer == "42" and traj.score == 1.0
-    kinds = roles_kinds(traj)[2:]
-    assert kinds[0] == ("assistant", "action", False)  # the student's mistake: masked
-    assert kinds[2] == ("assistant", "reflection", True)  # the teacher's correction: trained
-    assert traj.messages[4].content.startswith("Reflection: The student added.")
-    assert traj.metadata["teacher"] == "teacher"
-    check_prompt = teacher.calls[0][0][0]["content"]
-    assert "The correct final answer is: 42" in check_prompt
 
 
 @pytest.mark.parametrize(

@@ -102,3 +102,37 @@ def test_serve_cli_stops_cleanly_on_ctrl_c(served_default):
     assert any("vLLM stopped" in line for line in served_default.output)
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", served_default.port)) != 0
+
+
+def test_generate_with_first_thought_prefix_and_student_reflection(served_default, tmp_path):
+    """The paper's teacher methods against the managed vLLM server: the teacher's cached CoT answer
+    starts every episode's first Thought, continued (vLLM's continue_final_message), and the student is
+    checked and corrected by the served teacher."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "teacher"
+    cmd = [sys.executable, "-m", "agentdistill.cli", "generate", "--teacher", served_default.spec,
+           "--tasks", "math:train[:2]", "--out", str(out), "--first-thought-prefix",
+           "--reflection", "student", "--student", "default", "--max-steps", "2", "--no-progress",
+           "--set", "agent.max_tokens=48", "--set", "agent.use_examples=false",
+           "--set", "agent.max_corrections=1"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    records = [
+        json.loads(line) for p in sorted(out.glob("part-*.jsonl")) for line in p.read_text().splitlines()
+    ]
+    assert len(records) == 2 and all(r["status"] != "failed" for r in records), records
+    cache = [json.loads(line) for line in (out / "cache" / "first_thoughts.jsonl").read_text().splitlines()]
+    assert len(cache) == 2  # one CoT call per task, by the teacher
+    assert all(c["agent"]["model"].startswith("openai:default@") for c in cache)
+    answers = {c["task"]["id"]: c["messages"][-1]["content"] for c in cache}
+    for r in records:
+        assert r["metadata"]["prefix_mode"] == "continued"
+        prefix = r["first_thought_prefix"]
+        cot = answers[r["task"]["id"]]
+        assert prefix == cot.lstrip("\n").split("\n\n")[0] + "\n\n"
+        first = next(m for m in r["messages"] if m["role"] == "assistant")
+        assert first["content"].startswith("Thought: " + prefix)
+        assert r["metadata"]["teacher"].startswith("openai:default@")

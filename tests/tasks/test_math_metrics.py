@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -113,3 +114,44 @@ def test_score_math_task_and_thread_safety():
 )
 def test_unevaluated_arithmetic_is_not_a_numeric_answer(prediction, gold, correct):
     assert math_equal(prediction, gold)[0] is correct
+
+
+@pytest.mark.parametrize(
+    ("prediction", "gold", "correct"),
+    [
+        ("12/4", "3", False),  # division left undone is an expression, like 12 * 4
+        ("\\boxed{12 / 4}", "3", False),
+        ("Final answer: 42 (the answer rounded)", "42", True),  # a bare "answer" in a remark is no marker
+        ("The answer is 17.", "17", True),
+        ("60 km/h", "60", True),  # a unit with a slash is still a unit
+    ],
+)
+def test_division_and_answer_markers(prediction, gold, correct):
+    assert math_equal(prediction, gold)[0] is correct
+
+
+def test_extract_math_answer_markers():
+    assert extract_math_answer("Final answer: 42 (the answer rounded)") == "42"
+    assert extract_math_answer("I think the answer is: 5.\nDone") == "5"
+    assert extract_math_answer("my answer 7") == "my answer 7"  # no marker: the whole text
+
+
+def _hang(gold: str, pred: str) -> bool:  # runs in the helper process
+    import time
+
+    time.sleep(60)
+    return True
+
+
+def test_math_verify_off_the_main_thread_times_out_instead_of_hanging():
+    from agentdistill.tasks.math_match import _VerifyProcess
+
+    helper = _VerifyProcess()
+    try:
+        assert helper.verify(r"\frac{1}{2}", "0.5") is True  # starts the process
+        started = time.monotonic()
+        assert helper.verify("1", "1", timeout_s=1.0, fn=_hang) is False
+        assert time.monotonic() - started < 15
+        assert helper.verify("x+1", "1+x") is True  # a fresh process answers after the kill
+    finally:
+        helper.close_locked()

@@ -130,21 +130,20 @@ def test_web_search_from_config(demo: Index) -> None:
     assert "Document 2" not in out and len(out.splitlines()[1]) <= 44
 
 
-def test_web_search_caches_identical_queries_per_episode() -> None:
+def test_web_search_calls_are_cached_per_episode() -> None:
+    from agentdistill.tools.cache import EpisodeToolCache
+
     retriever = KeywordRetriever(docs=DOCS)
     tool = make_web_search(retriever, k=5)
-    first = tool.invoke("capital")
-    assert tool.invoke("capital") == first
-    assert tool.invoke("  capital ") == first  # same query up to whitespace
-    assert (tool.calls, tool.cache_hits, retriever.calls) == (3, 2, 1)
-    tool.invoke("Lyon")
-    assert (tool.cache_hits, retriever.calls) == (2, 2)
-
-    episode2 = tool.new_episode()
-    assert (episode2.calls, episode2.cache_hits) == (0, 0)
-    assert episode2.invoke("capital") == first
-    assert (episode2.cache_hits, retriever.calls) == (0, 3)  # fresh cache: retrieved again
-    assert tool.cache_hits == 2  # the old episode's counters are untouched
+    episode = EpisodeToolCache({"web_search": tool}).tools["web_search"]
+    first = episode("capital")
+    assert episode("capital") == first == episode(query="capital")  # positional or keyword: one call
+    assert retriever.calls == 1 and episode.cache.hits == 2
+    episode("Lyon")
+    assert retriever.calls == 2
+    episode2 = EpisodeToolCache({"web_search": tool}).tools["web_search"]
+    assert episode2("capital") == first
+    assert retriever.calls == 3 and episode2.cache.hits == 0  # a fresh episode retrieves again
 
 
 def test_web_search_with_any_retriever_formats_k_and_truncates() -> None:

@@ -212,3 +212,81 @@ def test_push_to_hub_called_and_failures_reported(tmp_path, monkeypatch):
         export_trajectories(all_samples(), tmp_path / "ds2", "hf", push="me/traj")
     assert "saved to" in str(e.value)
     assert len(datasets.load_from_disk(str(tmp_path / "ds2"))) == 8
+
+
+def _shape(t):
+    return (
+        t.task.id, t.task.question, t.task.answer, t.task.domain, t.final_answer, t.score, t.status,
+        [(m.role, m.kind, m.train, m.content) for m in t.messages],
+    )  # fmt: skip
+
+
+def test_agent_distillation_logs_round_trip_with_their_masks(tmp_path):
+    imported = list(import_agent_distillation(AD_SAMPLE, mask_failed_steps=True))
+    out = tmp_path / "ad.jsonl"
+    assert export_trajectories(imported, out, "agent-distillation") == len(imported)
+    rows = read_jsonl(out)
+    roles = [m["role"] for m in rows[0]["log_data"]["messages"]]
+    assert roles[:5] == ["system", "user", "assistant", "tool-call", "tool-response"]  # smolagents' shape
+    assert rows[0]["log_data"]["messages"][4]["content"][0]["text"].startswith(
+        "Call id: call_1\nObservation:"
+    )
+    again = list(import_agent_distillation(out))  # the masks travel with the messages
+    assert [_shape(t) for t in again] == [_shape(t) for t in imported]
+    assert [m.train for m in again[1].messages if m.role == "assistant"] == [False, True]
+
+
+def test_our_trajectories_survive_the_agent_distillation_format(tmp_path):
+    ours = [t for t in all_samples() if t.status != "failed"]
+    out = tmp_path / "ours.jsonl"
+    export_trajectories(ours, out, "agent-distillation")
+    back = list(import_agent_distillation(out))
+    assert [_shape(t) for t in back] == [_shape(t) for t in ours]
+    masked = [t for t in back if any(m.role == "assistant" and not m.train for m in t.messages)]
+    assert masked  # the reflection sample's failed step is still masked
+
+
+@pytest.mark.slow
+def test_imported_agent_distillation_logs_train_with_their_masks(tmp_path):
+    """Their logs -> our records (CLI import) -> re-export -> re-import -> `agentdistill train`, and the
+    labelled tokens of every example decode to exactly the trained assistant messages."""
+    from transformers import AutoTokenizer
+
+    from agentdistill.cli import main
+    from agentdistill.models.default import provision_default_model
+    from agentdistill.training.dataset import build_dataset
+    from agentdistill.training.masking import IGNORE_INDEX
+    from agentdistill.trajectories.store import iter_trajectories
+
+    def cli(*args: str) -> int:
+        try:
+            return main(list(args)) or 0
+        except SystemExit as e:
+            return int(e.code or 0)
+
+    records, exported, again = tmp_path / "imported", tmp_path / "ad.jsonl", tmp_path / "again"
+    assert cli("trajectories", "import", str(AD_SAMPLE), "--format", "agent-distillation",
+               "--out", str(records), "--mask-failed-steps") == 0  # fmt: skip
+    assert cli("trajectories", "export", str(records), "--format", "agent-distillation",
+               "--out", str(exported)) == 0  # fmt: skip
+    assert cli("trajectories", "import", str(exported), "--format", "agent-distillation",
+               "--out", str(again)) == 0  # fmt: skip
+    trajectories = [t for t in iter_trajectories(again) if any(m.train for m in t.messages)]
+    assert len(trajectories) == 3  # the crashed episode has nothing to train
+
+    tok = AutoTokenizer.from_pretrained(provision_default_model(quiet=True))
+    dataset, stats = build_dataset(tok, [str(again)], max_length=4096)
+    assert stats.used == 3
+    for row, t in zip(dataset, trajectories, strict=True):
+        labelled = tok.decode([x for x in row["labels"] if x != IGNORE_INDEX])
+        assert labelled == "".join(m.content.strip() + "<|im_end|>" for m in t.messages if m.train)
+    masked_step = next(m for m in trajectories[1].messages if m.role == "assistant" and not m.train)
+    assert masked_step.content.strip() not in tok.decode(
+        [x for x in dataset[1]["labels"] if x != IGNORE_INDEX]
+    )
+
+    student = tmp_path / "student"
+    assert cli("train", "--student", "default", "--data", str(again), "--out", str(student),
+               "--lora", "--max-steps", "1", "--max-length", "1024", "--eval-fraction", "0") == 0  # fmt: skip
+    summary = json.loads((student / "training_summary.json").read_text())
+    assert summary["result"]["steps"] == 1
