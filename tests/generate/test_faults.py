@@ -131,7 +131,7 @@ def test_a_second_writer_on_the_same_folder_is_refused(tmp_path, teacher, sandbo
 def test_kill_9_at_20_random_moments_loses_and_duplicates_nothing(tmp_path, teacher, sandbox_config):
     n = 120
     config = write_config(tmp_path, teacher.spec, n, concurrency=3)
-    teacher.start(delay=0.02)
+    teacher.start(delay=0.5)  # slow enough that the kills land mid-run on a fast machine too
     run = tmp_path / "run"
     rng = random.Random(7)
     kept: set[str] = set()

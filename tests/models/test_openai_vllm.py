@@ -95,15 +95,6 @@ def test_config_can_ask_for_a_served_model():
         assert s.connect_ex(("127.0.0.1", port)) != 0, "server still listening after the config's scope"
 
 
-def test_serve_cli_stops_cleanly_on_ctrl_c(served_default):
-    """Last in this module: Ctrl-C stops `agentdistill serve` and its vLLM, leaving nothing listening."""
-    rc = served_default.stop(signal.SIGINT)
-    assert rc == 0, "".join(served_default.output[-10:])
-    assert any("vLLM stopped" in line for line in served_default.output)
-    with socket.socket() as s:
-        assert s.connect_ex(("127.0.0.1", served_default.port)) != 0
-
-
 def test_generate_with_first_thought_prefix_and_student_reflection(served_default, tmp_path):
     """The paper's teacher methods against the managed vLLM server: the teacher's cached CoT answer
     starts every episode's first Thought, continued (vLLM's continue_final_message), and the student is
@@ -136,3 +127,12 @@ def test_generate_with_first_thought_prefix_and_student_reflection(served_defaul
         first = next(m for m in r["messages"] if m["role"] == "assistant")
         assert first["content"].startswith("Thought: " + prefix)
         assert r["metadata"]["teacher"].startswith("openai:default@")
+
+
+def test_serve_cli_stops_cleanly_on_ctrl_c(served_default):
+    """Last in this module: Ctrl-C stops `agentdistill serve` and its vLLM, leaving nothing listening."""
+    rc = served_default.stop(signal.SIGINT)
+    assert rc == 0, "".join(served_default.output[-10:])
+    assert any("vLLM stopped" in line for line in served_default.output)
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", served_default.port)) != 0
