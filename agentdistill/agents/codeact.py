@@ -124,11 +124,7 @@ class CodeActAgent:
             raise ValueError("reflection='student' needs a teacher model to check the student's steps")
         self._refuses_continuation: set[int] = set()  # models that refused continue_final at run time
         if self.config.first_thought_prefix and first_thoughts is None:
-            from agentdistill.agents.cot import CoTSolver, cot_generation_params
-
-            source = teacher if self.config.reflection == "student" and teacher is not None else model
-            params = cot_generation_params(self.config, self.config.seed)
-            first_thoughts = FirstThoughts(CoTSolver(source, params=params, role="teacher"))
+            first_thoughts = FirstThoughts.for_agent(self.config, model, teacher)  # in memory
         self.first_thoughts = first_thoughts
 
     # ------------------------------------------------------------------------------------------ public

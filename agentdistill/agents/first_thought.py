@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING
 from agentdistill.schema import Task, Trajectory
 
 if TYPE_CHECKING:
+    from agentdistill.agents.config import AgentConfig
     from agentdistill.agents.cot import CoTSolver
+    from agentdistill.models.base import ChatModel
 
 CACHE_FILE = "cache/first_thoughts.jsonl"
 """Where a generation run keeps its CoT answers, relative to its output folder."""
@@ -52,6 +54,32 @@ class FirstThoughts:
         self._answers: dict[str, asyncio.Future[str]] = {}
         self._stored: dict[str, str] = self._load()
         self._write_lock = threading.Lock()
+
+    @classmethod
+    def for_agent(
+        cls,
+        config: AgentConfig,
+        model: ChatModel,
+        teacher: ChatModel | None = None,
+        *,
+        model_spec: str | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> FirstThoughts:
+        """The CoT answers an agent's first-thought prefix uses: the ``cot`` baseline's solver (prompts
+        ``config.cot_prompts``, sampling of sample 0) on the teacher, which is ``model`` unless reflection
+        is ``student`` (then the checking ``teacher``); cached in ``cache_dir/``:data:`CACHE_FILE`."""
+        from agentdistill.agents.cot import CoTSolver, cot_generation_params, load_cot_prompts
+
+        student_mode = config.reflection == "student" and teacher is not None
+        solver = CoTSolver(
+            teacher if student_mode else model,  # type: ignore[arg-type]
+            params=cot_generation_params(config, config.seed),
+            role="teacher",
+            model_spec=None if student_mode else model_spec or None,
+            prompts=load_cot_prompts(config.cot_prompts) if config.cot_prompts else None,
+            seed=config.seed,
+        )
+        return cls(solver, Path(cache_dir) / CACHE_FILE if cache_dir else None)
 
     async def answer(self, task: Task) -> str:
         """The teacher's CoT answer to ``task`` (its text)."""

@@ -101,29 +101,6 @@ def make_solver(mode: str, context: SolverContext) -> Solver:
     return get_solver_factory(mode)(context)
 
 
-def _first_thoughts(ctx: SolverContext) -> Any:
-    """The first-thought prefix's CoT answers: the ``cot`` baseline's solver on the teacher (the acting
-    model, or with reflection ``student`` the checking teacher), cached under ``ctx.cache_dir``."""
-    if not ctx.agent.first_thought_prefix:
-        return None
-    from pathlib import Path
-
-    from agentdistill.agents.cot import CoTSolver, load_cot_prompts
-    from agentdistill.agents.first_thought import CACHE_FILE, FirstThoughts
-
-    student_mode = ctx.agent.reflection == "student" and ctx.teacher is not None
-    teacher = ctx.teacher if student_mode else ctx.model
-    solver = CoTSolver(
-        teacher,  # type: ignore[arg-type]
-        params=ctx.generation_params(0),
-        role="teacher",
-        model_spec=None if student_mode else ctx.model_spec or None,
-        prompts=load_cot_prompts(ctx.agent.cot_prompts) if ctx.agent.cot_prompts else None,
-        seed=ctx.sample_seed(0),
-    )
-    return FirstThoughts(solver, Path(ctx.cache_dir) / CACHE_FILE if ctx.cache_dir else None)
-
-
 def make_agent_solver(ctx: SolverContext) -> Solver:
     """Mode ``agent``: the CodeAct agent with the context's model, settings, sandbox and host tools.
 
@@ -133,6 +110,13 @@ def make_agent_solver(ctx: SolverContext) -> Solver:
     from agentdistill.agents.codeact import CodeActAgent
 
     config = ctx.agent
+    first_thoughts = None
+    if config.first_thought_prefix:
+        from agentdistill.agents.first_thought import FirstThoughts
+
+        first_thoughts = FirstThoughts.for_agent(
+            config, ctx.model, ctx.teacher, model_spec=ctx.model_spec, cache_dir=ctx.cache_dir
+        )
     agent = CodeActAgent(
         ctx.model,
         config,
@@ -140,7 +124,7 @@ def make_agent_solver(ctx: SolverContext) -> Solver:
         tools=dict(ctx.tools),
         teacher=ctx.teacher,
         role=ctx.role,
-        first_thoughts=_first_thoughts(ctx),
+        first_thoughts=first_thoughts,
     )
     building = asyncio.Lock()
 
