@@ -20,6 +20,7 @@ from agentdistill.pipeline.cli import pipeline_command
 from agentdistill.sandbox.cli import sandbox_app
 from agentdistill.tools.retrieval.cli import index_app
 from agentdistill.training.cli import train_command
+from agentdistill.training.rl_cli import rl_command
 from agentdistill.trajectories.cli import trajectories_app
 from agentdistill.trajectories.generate_cli import generate_command
 
@@ -38,6 +39,7 @@ app.add_typer(index_app, name="index")
 app.command("generate")(generate_command)
 app.add_typer(trajectories_app, name="trajectories")
 app.command("train")(train_command)
+app.command("rl")(rl_command)
 app.command("eval")(eval_command)
 app.command("report")(report_command)
 app.command("pipeline")(pipeline_command)

@@ -94,7 +94,8 @@ class CodeActAgent:
 
     ``tools`` maps names to host tools (plain callables or langchain ``BaseTool``s; a tool with a
     ``new_episode()`` method gets a fresh copy per episode, e.g. the ``web_search`` cache). ``sandbox`` is
-    a :class:`~agentdistill.sandbox.SandboxConfig`.
+    a :class:`~agentdistill.sandbox.SandboxConfig`. ``verbatim`` stores each reply exactly as the model
+    wrote it (RL trains on the sampled text) instead of re-rendered from its parsed thought and code.
     """
 
     def __init__(
@@ -109,6 +110,7 @@ class CodeActAgent:
         scorer: Scorer | None = default_scorer,
         role: str = "teacher",
         first_thoughts: FirstThoughts | None = None,
+        verbatim: bool = False,
     ) -> None:
         from agentdistill.sandbox import SandboxConfig
 
@@ -120,6 +122,7 @@ class CodeActAgent:
         self.teacher = teacher
         self.scorer = scorer
         self.role = role
+        self.verbatim = verbatim
         if self.config.reflection == "student" and teacher is None:
             raise ValueError("reflection='student' needs a teacher model to check the student's steps")
         self._refuses_continuation: set[int] = set()  # models that refused continue_final at run time
@@ -337,7 +340,9 @@ class CodeActAgent:
         if outcome.result is not None:
             ep.stats.tool_calls += outcome.result.tool_calls
         p = outcome.parsed
-        if p.ok:
+        if self.verbatim:
+            body = outcome.text
+        elif p.ok:
             thought = p.thought
             if lead and not thought.startswith(lead) and thought.startswith(lead.strip()):
                 thought = lead + thought[len(lead.strip()) :].lstrip()
@@ -490,7 +495,7 @@ class CodeActAgent:
         ep.messages.append(
             Message(
                 role="assistant",
-                content=result.text.strip(),
+                content=result.text if self.verbatim else result.text.strip(),
                 kind="final",
                 train=self.config.train_forced_answer,
             )

@@ -119,7 +119,23 @@ class HFChatModel(ChatModel):
         except OSError as e:
             where = "local directory" if Path(self.path).exists() else "Hugging Face Hub id (offline?)"
             raise ModelUnavailableError(f"could not load hf model {self.path!r} as a {where}: {e}") from None
-        self.model = model.to(self.device).eval()
+        self._setup(model.to(self.device).eval())
+
+    @classmethod
+    def from_loaded(cls, model: Any, tokenizer: Any, *, name: str, max_batch_size: int = 8) -> HFChatModel:
+        """A chat model over weights already in memory (the policy being trained by ``agentdistill rl``):
+        nothing is loaded or copied, so every request samples from the current weights. The caller keeps
+        the model in eval mode while it generates."""
+        self = cls.__new__(cls)
+        self.path, self.name, self.max_batch_size = getattr(model, "name_or_path", ""), name, max_batch_size
+        self.tokenizer = tokenizer
+        param = next(model.parameters())
+        self.device, self.dtype = str(param.device), param.dtype
+        self._setup(model)
+        return self
+
+    def _setup(self, model: Any) -> None:
+        self.model = model
         if not self.tokenizer.chat_template:
             raise ModelInputError(
                 f"{self.path} has no chat template; use an instruct/chat model or add chat_template.jinja"
@@ -208,6 +224,7 @@ class HFChatModel(ChatModel):
             "temperature": params.temperature if sample else None,
             "top_p": params.top_p if sample else None,
             "return_dict_in_generate": True,
+            "use_cache": True,  # a policy in training may have it off (gradient checkpointing)
         }
         if params.stop:
             kwargs["stopping_criteria"] = StoppingCriteriaList([self._stop_criteria(params.stop)])

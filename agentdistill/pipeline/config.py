@@ -18,10 +18,11 @@ from typing import Any, Literal
 from agentdistill.config import ConfigError, FieldError, from_dict
 from agentdistill.evaluation.config import EvalConfig
 from agentdistill.training.config import TrainConfig
+from agentdistill.training.rl_config import RLConfig
 from agentdistill.trajectories.config import GenerateConfig
 from agentdistill.trajectories.filters import FilterSpec, default_filter_specs
 
-STAGES = ("generate", "filter", "train", "eval", "report")
+STAGES = ("generate", "filter", "train", "rl", "eval", "report")
 
 
 def _pipeline_eval() -> EvalConfig:
@@ -86,6 +87,10 @@ class PipelineConfig:
     eval: EvalConfig = dataclasses.field(default_factory=_pipeline_eval)
     """Evaluation before and after training (``benchmarks`` empty skips it); ``out``, ``name`` and
     ``model.spec`` are set by the pipeline, ``model.serve`` serves each evaluated model with vLLM."""
+    rl: RLConfig | None = None
+    """Reinforcement learning after ``train`` (GRPO with CodeAct rollouts, ``agentdistill rl``): the trained
+    student is the starting policy and the RL policy is the one evaluated. ``model`` and ``output_dir`` are
+    set by the pipeline; ``tasks`` default to ``generate.tasks`` (the training pool). None: no RL stage."""
     rounds: RoundsConfig = dataclasses.field(default_factory=RoundsConfig)
     """Iterative, failure-targeted distillation over several rounds (``rounds: 3``); 1 by default."""
     baseline: bool = True
@@ -110,6 +115,10 @@ class PipelineConfig:
             raise FieldError(
                 "rounds.teacher",
                 "a served student teacher (generate.teacher.serve) needs train.merge: true (or train.lora: false)",
+            )
+        if self.rl is not None and self.train.lora and not self.train.merge:
+            raise FieldError(
+                "rl", "RL starts from the trained student: set train.merge: true (or train.lora: false)"
             )
         if self.eval.model.spec not in ("default", self.train.student):
             raise FieldError(

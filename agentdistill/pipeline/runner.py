@@ -19,6 +19,7 @@ when to stop, and the best round's student is the one evaluated on the benchmark
       filtered/       the episodes kept for training (+ filter.json)    filter
       viewer.html     the kept episodes, step by step                   filter
       student/        the trained student (loads as hf:run_dir/student)  train
+      rl/             the RL policy (GRPO from the student) + rollouts/  rl (with ``rl:``)
       rounds/<r>/     rounds 2.. (trajectories/, filtered/, student/) and every round's pool_eval/
       rounds.json     per round: episodes, kept, pool and dev accuracy, the best round
       eval/base/      the student before training                       eval
@@ -309,6 +310,28 @@ class Pipeline:
             strict_data=e.strict_data or self.config.strict_data,
         )
 
+    def _rl_config(self, student: Path) -> Any:
+        rl = self.config.rl
+        assert rl is not None
+        return dataclasses.replace(
+            rl,
+            model=f"hf:{student}",
+            output_dir=str(self.run_dir / "rl"),
+            tasks=rl.tasks or list(self.config.generate.tasks),
+            domain=rl.domain or self.config.generate.domain,
+            data_dir=rl.data_dir or self.config.generate.data_dir,
+        )
+
+    def stage_rl(self, student: Path) -> dict[str, Any]:
+        from agentdistill.training.grpo import train_rl
+        from agentdistill.training.sft import check_output_dir
+
+        cfg = self._rl_config(student)
+        check_output_dir(Path(cfg.output_dir), overwrite=True)  # this stage owns run_dir/rl
+        result = train_rl(cfg, log=self.log)
+        return {"policy": f"hf:{cfg.output_dir}", "steps": result.steps, "rollouts": result.rollouts.to_dict(),
+                "reward_history": result.reward_history}  # fmt: skip
+
     def stage_eval(self, student: Path) -> dict[str, Any]:
         from agentdistill.evaluation.run import run_eval
 
@@ -359,6 +382,12 @@ class Pipeline:
     def _run_stages(self) -> dict[str, dict[str, Any]]:
         c = self.config
         student = self._run_rounds()
+        if c.rl is not None:
+            from agentdistill.fingerprints import checkpoint_fingerprint
+
+            settings = {"rl": to_dict(self._rl_config(student)), "weights": checkpoint_fingerprint(student)}
+            self.results["rl"] = self._step("rl", settings, lambda: self.stage_rl(student))
+            student = self.run_dir / "rl"
         if c.eval.benchmarks:
             from agentdistill.fingerprints import checkpoint_fingerprint
 

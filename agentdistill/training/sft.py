@@ -297,18 +297,7 @@ def _train(
         eval_loss = trainer.evaluate().get("eval_loss")
 
     out = Path(cfg.output_dir)
-    merged = False
-    if cfg.lora and cfg.merge:
-        adapter_dir = out / "adapter"
-        trainer.save_model(str(adapter_dir))
-        trainer.accelerator.wait_for_everyone()
-        if trainer.accelerator.is_main_process:
-            tokenizer.save_pretrained(adapter_dir)
-            merge_adapter(model_path, adapter_dir, out, dtype=trainer.model.dtype)
-        merged = True
-    else:
-        trainer.save_model(str(out))
-    trainer.accelerator.wait_for_everyone()
+    merged = save_trained(trainer, tokenizer, model_path, out, merge=cfg.lora and cfg.merge)
 
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     result = TrainResult(
@@ -325,7 +314,7 @@ def _train(
         total_params=total,
         lora=cfg.lora,
         merged=merged,
-        cuda_peak_mib=_cuda_peak_mib(),
+        cuda_peak_mib=cuda_peak_mib(),
     )
     if trainer.accelerator.is_main_process:
         save_student_files(tokenizer, out)
@@ -335,7 +324,23 @@ def _train(
     return result
 
 
-def _cuda_peak_mib() -> float | None:
+def save_trained(trainer: Any, tokenizer: Any, model_path: str, out: Path, *, merge: bool) -> bool:
+    """Save what ``trainer`` trained into ``out``: the model (or LoRA adapter), or with ``merge`` the adapter
+    in ``out/adapter`` folded into the base weights in ``out``; returns whether it merged."""
+    if merge:
+        adapter_dir = out / "adapter"
+        trainer.save_model(str(adapter_dir))
+        trainer.accelerator.wait_for_everyone()
+        if trainer.accelerator.is_main_process:
+            tokenizer.save_pretrained(adapter_dir)
+            merge_adapter(model_path, adapter_dir, out, dtype=trainer.model.dtype)
+    else:
+        trainer.save_model(str(out))
+    trainer.accelerator.wait_for_everyone()
+    return merge
+
+
+def cuda_peak_mib() -> float | None:
     import torch
 
     return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None

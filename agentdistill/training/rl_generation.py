@@ -1,0 +1,158 @@
+"""Where GRPO rollouts generate, always from the current policy:
+
+* in this process (default): the policy being trained, through the ``hf:`` backend's batching
+  (:meth:`~agentdistill.models.hf.HFChatModel.from_loaded`), unwrapped from DDP/FSDP/ZeRO-3 as TRL does;
+* a managed vLLM (``serve``): ``agentdistill serve`` runs the starting model with LoRA enabled, and before each
+  step the trained adapter is saved and hot-loaded into it (``/v1/load_lora_adapter``), so the rollouts of step
+  N sample from the adapter of step N. Works with the CPU build of vLLM; needs ``lora: true``;
+* a ``trl vllm-serve`` server (``vllm_server``): TRL pushes the full weights to it before each step (NCCL, GPUs)
+  and the rollouts use its OpenAI-compatible API.
+
+Each is a factory ``trainer -> context manager yielding a ChatModel`` called once per generation batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from agentdistill.errors import AgentDistillError
+
+ADAPTERS_DIR = ".policy-adapters"
+"""Folder of ``output_dir`` holding the adapter the managed server serves (removed at the end)."""
+
+
+@contextlib.contextmanager
+def in_process_policy(trainer: Any, cache: dict[int, Any], max_batch_size: int) -> Iterator[Any]:
+    """The policy being trained as a ChatModel, in eval mode for the rollouts, back in train mode after."""
+    from trl.models.utils import unwrap_model_for_generation
+
+    from agentdistill.models.hf import HFChatModel
+
+    with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as unwrapped:
+        was_training = unwrapped.training
+        unwrapped.eval()
+        try:
+            if id(unwrapped) not in cache:
+                cache.clear()
+                cache[id(unwrapped)] = HFChatModel.from_loaded(
+                    unwrapped, trainer.processing_class, name="policy", max_batch_size=max_batch_size
+                )
+            yield cache[id(unwrapped)]
+        finally:
+            unwrapped.train(was_training)
+
+
+class ServedLoRAPolicy:
+    """A managed vLLM server of the starting model that serves the current LoRA adapter of the policy."""
+
+    def __init__(self, model_path: str, cfg: Any, out_dir: Path) -> None:
+        from agentdistill.models.config import ServeConfig
+        from agentdistill.models.serve import VLLMServer
+
+        serve = cfg.serve or ServeConfig()
+        extra = [
+            *serve.extra_args,
+            "--enable-lora",
+            "--max-lora-rank",
+            str(_vllm_rank(cfg.lora_r)),
+            "--max-loras",
+            "2",
+        ]
+        os.environ["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"  # the server inherits it
+        self.server = VLLMServer(
+            model_path,
+            served_name="base",
+            port=serve.port,
+            max_model_len=serve.max_model_len,
+            extra_args=extra,
+            startup_timeout_s=serve.startup_timeout_s,
+        )
+        self.cfg = cfg
+        self.dir = out_dir / ADAPTERS_DIR
+        self.loaded: tuple[int, str] | None = None  # (step, adapter name)
+
+    def start(self) -> ServedLoRAPolicy:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _post(self, path: str, body: dict[str, Any]) -> None:
+        import httpx
+
+        url = self.server.base_url + path
+        r = httpx.post(url, json=body, timeout=300)
+        if r.status_code != 200:
+            raise AgentDistillError(f"rl: {url} answered {r.status_code}: {r.text[:300]}")
+
+    def sync(self, trainer: Any) -> str:
+        """Save the policy's adapter and make the server serve it (once per step); returns its name."""
+        step = int(trainer.state.global_step)
+        if self.loaded is not None and self.loaded[0] == step:
+            return self.loaded[1]
+        name = f"policy-step-{step}"
+        folder = self.dir / name
+        trainer.accelerator.unwrap_model(trainer.model).save_pretrained(str(folder))
+        self._post("/load_lora_adapter", {"lora_name": name, "lora_path": str(folder)})
+        if self.loaded is not None:
+            self._post("/unload_lora_adapter", {"lora_name": self.loaded[1]})
+            shutil.rmtree(self.dir / self.loaded[1], ignore_errors=True)
+        self.loaded = (step, name)
+        return name
+
+    @contextlib.contextmanager
+    def __call__(self, trainer: Any) -> Iterator[Any]:
+        from agentdistill.models.base import run_sync
+        from agentdistill.models.openai_compat import OpenAIChatModel
+
+        model = OpenAIChatModel(
+            self.sync(trainer), self.server.base_url, max_concurrency=self.cfg.concurrency
+        )
+        try:
+            yield model
+        finally:
+            run_sync(model.aclose())
+
+
+def _vllm_rank(r: int) -> int:
+    """vLLM accepts LoRA ranks from a fixed set; the smallest one that holds ``r``."""
+    for allowed in (8, 16, 32, 64, 128, 256, 320, 512):
+        if r <= allowed:
+            return allowed
+    raise AgentDistillError(f"rl: lora_r {r} is larger than vLLM serves (512)")
+
+
+def trl_server_policy(cfg: Any) -> Callable[[Any], Any]:
+    """Rollouts through a ``trl vllm-serve`` server's OpenAI-compatible API (TRL syncs its weights)."""
+    from agentdistill.models.loading import load_chat_model
+
+    base = cfg.vllm_server.rstrip("/") + "/v1"
+    model = load_chat_model(
+        f"openai:{cfg.vllm_model or served_model(base)}@{base}", max_concurrency=cfg.concurrency
+    )
+
+    @contextlib.contextmanager
+    def served(trainer: Any) -> Iterator[Any]:
+        yield model  # TRL pushed the weights of this step before calling the rollout
+
+    return served
+
+
+def served_model(base_url: str) -> str:
+    """The first model a server lists at ``/models``."""
+    import httpx
+
+    try:
+        models = httpx.get(f"{base_url}/models", timeout=10).json()["data"]
+    except Exception as e:
+        raise AgentDistillError(f"rl: could not ask {base_url}/models which model it serves: {e}") from None
+    if not models:
+        raise AgentDistillError(f"rl: {base_url} serves no model")
+    return str(models[0]["id"])

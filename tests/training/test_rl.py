@@ -1,0 +1,268 @@
+"""``agentdistill rl``: GRPO on TRL with CodeAct rollouts of the real default model in the real sandbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agentdistill.config import ConfigError, load_config
+from agentdistill.schema import AgentInfo, Message, Task, Trajectory, TrajectoryStats
+from agentdistill.training.rewards import REWARDS, compute_rewards, get_reward
+from agentdistill.training.rl_config import RLConfig
+
+REPO = Path(__file__).resolve().parents[2]
+POOL = str(REPO / "configs" / "data" / "arithmetic_pool.jsonl")
+
+
+def constant_reward(trajectory, config):
+    """A user reward reached by import path (tests.training.test_rl:constant_reward)."""
+    return 0.5
+
+
+# -- config ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"agent": {"reference_hint": True}}, "agent.reference_hint"),
+        ({"agent": {"code_prefix": True}}, "agent.code_prefix"),
+        ({"agent": {"n_candidates": 4}}, "agent.n_candidates"),
+        ({"group_size": 1}, "group_size"),
+        ({"temperature": 0.0}, "temperature"),
+        ({"rewards": {"corect": 1.0}}, "did you mean 'correct'"),
+        ({"serve": {"max_model_len": 2048}, "lora": False}, "serve"),
+        ({"vllm_server": "localhost:8000"}, "vllm_server"),
+        ({"model": "openai:m@http://x/v1"}, "only local weights train"),
+    ],
+)
+def test_config_refuses_what_cannot_train_on_policy(tmp_path, changes, field):
+    import yaml
+
+    path = tmp_path / "rl.yaml"
+    path.write_text(yaml.safe_dump(changes))
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.").replace("(", r"\(")):
+        load_config(RLConfig, path)
+
+
+def test_grpo_config_maps_the_settings(tmp_path):
+    from agentdistill.training.grpo import grpo_config
+
+    cfg = RLConfig(tasks=[POOL], output_dir=str(tmp_path), group_size=4, tasks_per_step=3, micro_batch_size=2,
+                   kl_coef=0.04, rewards={"correct": 1.0, "format": 0.25})  # fmt: skip
+    g = grpo_config(cfg)
+    assert (g.num_generations, g.per_device_train_batch_size, g.gradient_accumulation_steps) == (4, 2, 6)
+    assert g.generation_batch_size == 12  # every group of a step is generated at once
+    assert g.beta == 0.04 and g.reward_weights == [1.0, 0.25] and not g.use_vllm
+    served = grpo_config(
+        RLConfig(tasks=[POOL], output_dir=str(tmp_path), vllm_server="http://10.0.0.2:8000/")
+    )
+    assert served.use_vllm and served.vllm_mode == "server"
+    assert served.vllm_server_base_url == "http://10.0.0.2:8000"
+    with pytest.raises(ConfigError, match="not a multiple"):
+        grpo_config(RLConfig(tasks=[POOL], output_dir=str(tmp_path), group_size=3, tasks_per_step=1))
+
+
+# -- rewards -----------------------------------------------------------------------------------------
+
+
+def _episode(final: str | None, status: str, steps: list[tuple[str, str]], tokens: int = 10) -> Trajectory:
+    messages = [
+        Message(role="system", content="s"),
+        Message(role="user", content="What is 6 * 7?", kind="task"),
+    ]
+    for action, obs_kind in steps:
+        messages.append(Message(role="assistant", content=action, kind="action"))
+        messages.append(Message(role="user", content="Observation:\n...", kind=obs_kind))
+    return Trajectory(
+        id="t#0",
+        agent=AgentInfo(model="policy", role="student"),
+        task=Task(id="t", question="What is 6 * 7?", answer="42", domain="math"),
+        messages=messages,
+        final_answer=final,
+        status=status,
+        stats=TrajectoryStats(completion_tokens=tokens),
+    )
+
+
+def test_builtin_rewards_read_the_episode():
+    code = "Thought: multiply\nCode:\n```py\nx = 6 * 7\nfinal_answer(x)\n```<end_code>"
+    good = _episode("42", "ok", [(code, "observation")])
+    names = ["correct", "f1", "final_answer", "runnable_code", "grounded", "format", "length"]
+    assert compute_rewards(good, names, RLConfig()) == {
+        "correct": 1.0, "f1": 1.0, "final_answer": 1.0, "runnable_code": 1.0, "grounded": 1.0, "format": 1.0,
+        "length": 0.0,
+    }  # fmt: skip
+    guessed = _episode("41", "max_steps", [("no code here", "error"), (code, "observation")], tokens=384)
+    r = compute_rewards(guessed, names, RLConfig(length_budget_tokens=256))
+    assert r["correct"] == 0.0 and r["final_answer"] == 0.0 and r["runnable_code"] == 0.5
+    assert r["length"] == pytest.approx(-0.5)
+    failed = _episode(None, "failed", [])
+    assert set(compute_rewards(failed, names, RLConfig()).values()) == {None}  # left out of the baseline
+
+
+def test_user_rewards_by_import_path_and_registration():
+    path = "tests.training.test_rl:constant_reward"
+    assert get_reward(path) is constant_reward
+    RLConfig(rewards={path: 1.0})  # accepted when the config loads
+    REWARDS.register("half", constant_reward)
+    try:
+        assert compute_rewards(_episode("42", "ok", []), ["half"], None) == {"half": 0.5}
+    finally:
+        REWARDS.unregister("half")
+
+
+# -- a real run --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rl_run(tmp_path_factory, sandbox_config, default_model_dir):
+    """Two GRPO steps of the default model (full fine-tuning) on bundled arithmetic, rollouts in the real
+    local sandbox, generated in-process by the policy being trained."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from agentdistill.agents.config import AgentConfig
+    from agentdistill.training.grpo import train_rl
+
+    out = tmp_path_factory.mktemp("rl") / "policy"
+    cfg = RLConfig(
+        model="default",
+        tasks=[f"{POOL}[:4]"],
+        domain="math",
+        output_dir=str(out),
+        steps=2,
+        group_size=4,
+        tasks_per_step=1,
+        micro_batch_size=2,
+        learning_rate=1e-5,
+        temperature=1.0,
+        # runnable code and length vary between sampled episodes, so groups have advantages to train on
+        rewards={"correct": 1.0, "runnable_code": 0.5, "length": 0.5},
+        length_budget_tokens=32,
+        lora=False,
+        max_length=768,
+        agent=AgentConfig(max_steps=1, max_tokens=48, final_max_tokens=8, use_examples=False),
+        sandbox=sandbox_config,
+    )
+    before = {
+        n: p.detach().clone()
+        for n, p in AutoModelForCausalLM.from_pretrained(default_model_dir).named_parameters()
+    }
+    result = train_rl(cfg)
+    after = dict(AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).named_parameters())
+    return cfg, result, before, after
+
+
+@pytest.mark.slow
+def test_rewards_come_from_sandbox_runs_and_vary_within_groups(rl_run):
+    from agentdistill.trajectories.store import iter_trajectories
+
+    cfg, result, _, _ = rl_run
+    rollouts = list(iter_trajectories(Path(cfg.output_dir) / "rollouts"))
+    assert len(rollouts) == result.rollouts.rollouts == 2 * 4
+    assert all(r.stats.steps >= 1 and r.metadata["executions"] + r.stats.errors >= 1 for r in rollouts)
+    groups: dict[tuple[int, int], list[float]] = {}
+    for r in rollouts:
+        rl = r.metadata["rl"]
+        total = sum(cfg.rewards[k] * v for k, v in rl["rewards"].items() if v is not None)
+        groups.setdefault((rl["step"], rl["group"]), []).append(total)
+    assert len(groups) == 2 and all(len(v) == 4 for v in groups.values())
+    assert any(len(set(v)) > 1 for v in groups.values())
+    assert [row["step"] for row in result.reward_history] == [1, 2]
+
+
+@pytest.mark.slow
+def test_every_trained_weight_changed_and_the_policy_loads_and_answers(rl_run):
+    from agentdistill.models.loading import load_chat_model
+
+    cfg, result, before, after = rl_run
+    assert result.steps == 2 and result.trainable_params == result.total_params
+    unchanged = [n for n, p in after.items() if n in before and bool((p.detach() == before[n]).all())]
+    assert not unchanged, f"not updated: {unchanged[:5]}"
+    model = load_chat_model(f"hf:{cfg.output_dir}")
+    reply = model.generate([{"role": "user", "content": "What is 2 + 3?"}], max_tokens=8)
+    assert reply.text.strip()
+    summary = json.loads((Path(cfg.output_dir) / "rl_summary.json").read_text())
+    assert summary["result"]["rollouts"]["rollouts"] == 8 and summary["config"]["group_size"] == 4
+
+
+@pytest.mark.slow
+def test_trained_tokens_decode_to_exactly_what_the_policy_wrote(rl_run, chatml_tokenizer):
+    from agentdistill.training.rollouts import rollout_tokens
+    from agentdistill.trajectories.store import iter_trajectories
+
+    cfg, _, _, _ = rl_run
+    for traj in iter_trajectories(Path(cfg.output_dir) / "rollouts"):
+        tokens = rollout_tokens(chatml_tokenizer, traj, cfg.max_length)
+        assert len(tokens.completion_ids) == len(tokens.env_mask)
+        spans, current = [], []
+        for tok, m in zip(tokens.completion_ids, tokens.env_mask, strict=True):
+            if m:
+                current.append(tok)
+            elif current:
+                spans.append(current)
+                current = []
+        spans.append(current)
+        written = [m.content for m in traj.messages if m.role == "assistant"]
+        assert [chatml_tokenizer.decode(s) for s in spans] == [w + "<|im_end|>" for w in written]
+        # the prompt is the task as the agent put it, up to the assistant header
+        prompt = chatml_tokenizer.decode(tokens.prompt_ids)
+        assert prompt.endswith("<|im_start|>assistant\n") and traj.task.question in prompt
+
+
+@pytest.mark.slow
+def test_rollouts_read_as_trajectories(rl_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from agentdistill.cli import app
+
+    cfg, _, _, _ = rl_run
+    folder = str(Path(cfg.output_dir) / "rollouts")
+    stats = CliRunner().invoke(app, ["trajectories", "stats", folder])
+    assert stats.exit_code == 0, stats.output
+    assert "8" in stats.output
+    view = CliRunner().invoke(app, ["trajectories", "view", folder, "--out", str(tmp_path / "v.html")])
+    assert view.exit_code == 0, view.output
+    assert (tmp_path / "v.html").stat().st_size > 0
+
+
+# -- CLI ---------------------------------------------------------------------------------------------
+
+
+def test_cli_prints_the_config_and_refuses_bad_settings_before_work(tmp_path):
+    from typer.testing import CliRunner
+
+    from agentdistill.cli import app
+
+    runner = CliRunner()
+    shown = runner.invoke(
+        app, ["rl", "--tasks", POOL, "--out", str(tmp_path / "p"), "--steps", "3", "--print-config"]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "steps: 3" in shown.output and "group_size: 8" in shown.output
+    bad = runner.invoke(
+        app, ["rl", "--tasks", POOL, "--out", str(tmp_path / "p"), "--set", "agent.reference_hint=true"]
+    )
+    assert bad.exit_code != 0
+    assert "reference_hint" in str(bad.exception) + bad.output
+    assert not (tmp_path / "p").exists()
+    no_tasks = runner.invoke(app, ["rl", "--out", str(tmp_path / "p")])
+    assert no_tasks.exit_code != 0 and "no training tasks" in str(no_tasks.exception) + no_tasks.output
+
+
+def test_pipeline_rl_stage_needs_a_servable_student():
+    from agentdistill.config import from_dict
+    from agentdistill.pipeline.config import PipelineConfig
+
+    with pytest.raises(ConfigError, match=r"train\.merge"):
+        from_dict(PipelineConfig, {"train": {"lora": True, "merge": False}, "rl": {"steps": 2}})
+    cfg = from_dict(
+        PipelineConfig, {"train": {"lora": False}, "rl": {"steps": 2}, "generate": {"tasks": [POOL]}}
+    )
+    from agentdistill.pipeline.runner import Pipeline
+
+    rl = Pipeline(cfg)._rl_config(Path("/tmp/run/student"))
+    assert rl.model == "hf:/tmp/run/student" and rl.tasks == [POOL] and rl.output_dir.endswith("rl")
