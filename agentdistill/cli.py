@@ -13,16 +13,15 @@ import click
 import typer
 from rich.console import Console
 
+from agentdistill.episodes.generate_cli import generate_command
 from agentdistill.errors import AgentDistillError, AgentDistillWarning
 from agentdistill.evaluation.cli import eval_command, report_command
 from agentdistill.models.cli import models_app, serve_command
 from agentdistill.pipeline.cli import pipeline_command
 from agentdistill.sandbox.cli import sandbox_app
 from agentdistill.tools.retrieval.cli import index_app
-from agentdistill.training.cli import train_command
-from agentdistill.training.rl_cli import rl_command
+from agentdistill.training.cli import rl_command, train_command
 from agentdistill.trajectories.cli import trajectories_app
-from agentdistill.trajectories.generate_cli import generate_command
 
 app = typer.Typer(
     name="agentdistill",

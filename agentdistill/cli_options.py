@@ -59,6 +59,13 @@ def print_config_option() -> Any:
     return typer.Option("--print-config", help="Print the resolved config as YAML and exit (runs nothing).")
 
 
+def task_set_flags(prefix: str, *, specs: str) -> dict[str, str]:
+    """The flags of a stage's :class:`~agentdistill.tasks.config.TaskSetConfig` at ``prefix`` (the specs flag
+    is called ``specs``: ``tasks`` or ``benchmarks``), so every stage spells them the same way."""
+    fields = ("domain", "data_dir", "seed", "strict_data")
+    return {specs: f"{prefix}.specs", **{name: f"{prefix}.{name}" for name in fields}}
+
+
 class ConfigFlags:
     """A command's flags as data: parameter name -> dotted field of config ``cls``."""
 

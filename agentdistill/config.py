@@ -9,7 +9,10 @@ default and never survives until a late stage:
 * an unknown key is an error naming the file, the key path and the valid keys (with the closest one);
 * a value of the wrong type, or outside a ``Literal[...]``, is an error naming the valid values;
 * each dataclass's ``__post_init__`` validates its own fields (a :class:`FieldError` names the field);
-* a nested dataclass given in part keeps the defaults of its field for the keys it does not set.
+* a nested dataclass given in part keeps the defaults of its field for the keys it does not set;
+* a nested dataclass with a ``SHORTHAND`` field name also takes a bare value for that field
+  (``teacher: default`` is ``teacher: {spec: default}``, ``lora: false`` is ``lora: {enabled: false}``);
+* a key a dataclass lists in ``RENAMED`` (old name -> new dotted path) fails with the new path to use.
 
 The CLI maps flags onto the same fields (:func:`parse_set_options` for ``--set a.b=value``), and takes
 its help text from the fields' docstrings (:func:`field_doc`), so nothing is declared twice.
@@ -94,8 +97,18 @@ def _unknown_key(where: str, key: str, valid: list[str], cls: type) -> str:
     from agentdistill.registry import suggest
 
     message = f"{where}: unknown key {key!r}; valid keys: {', '.join(valid)}"
-    close = suggest(str(key), valid) or _nested_home(cls, str(key))
+    renamed = getattr(cls, "RENAMED", {}).get(str(key))
+    close = renamed or suggest(str(key), valid) or _nested_home(cls, str(key))
     return f"{message} (did you mean {close!r}?)" if close else message
+
+
+def expand_shorthand(cls: type, value: Any) -> Any:
+    """``value`` as a mapping for dataclass ``cls``: a bare value of a class with a ``SHORTHAND`` field is
+    ``{SHORTHAND: value}``; anything else is returned unchanged."""
+    shorthand = getattr(cls, "SHORTHAND", None)
+    if shorthand is not None and value is not None and not isinstance(value, dict):
+        return {shorthand: value}
+    return value
 
 
 def _nested_home(cls: type, key: str, depth: int = 2) -> str | None:
@@ -151,8 +164,14 @@ def _coerce(tp: Any, value: Any, where: str, current: Any = None) -> Any:
         hook = getattr(tp, "from_config_value", None)
         if hook is not None:
             return hook(value, where)
+        expanded = expand_shorthand(tp, value)
         base = current if isinstance(current, tp) else None
-        return from_dict(tp, value, where=where, base=base)
+        if expanded is value:
+            return from_dict(tp, value, where=where, base=base)
+        try:
+            return from_dict(tp, expanded, where=where, base=base)
+        except ConfigError as e:  # the user wrote the short form: name what they wrote (`tasks[0]`)
+            raise ConfigError(str(e).replace(f"{where}.{tp.SHORTHAND}", where, 1)) from None
     if origin is typing.Literal:
         choices = typing.get_args(tp)
         if value not in choices:
@@ -207,15 +226,40 @@ def load_config(
     for dotted, value in [*given, *parse_set_options(sets).items()]:  # --set a=null does clear a field
         node = data
         *parents, leaf = dotted.split(".")
-        for p in parents:
+        for i, p in enumerate(parents):
             child = node.setdefault(p, {})
             if child is None:  # `student:` left empty in the file: a nested override creates it
                 child = node[p] = {}
+            if not isinstance(child, dict):  # `teacher: default` in the file, `teacher.serve` set here
+                child = node[p] = _expanded(cls, ".".join(parents[: i + 1]), child)
             if not isinstance(child, dict):
                 raise ConfigError(f"{where}: cannot set {dotted}: {p} is {child!r}, not a mapping")
             node = child
         node[leaf] = value
     return from_dict(cls, data, where=where)
+
+
+def accept_shorthands(config: Any) -> None:
+    """Let Python callers give a shorthand where a nested config is expected, as YAML does
+    (``EvalConfig(benchmarks=["gsm8k[:5]"], judge="openai:m")``): such fields are built in place. Called
+    first thing in the ``__post_init__`` of a config that composes others."""
+    hints = _hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        nested = _dataclass_in(hints[f.name])
+        if nested is None or value is None or isinstance(value, nested):
+            continue
+        if getattr(nested, "SHORTHAND", None) is not None:
+            setattr(config, f.name, from_dict(nested, expand_shorthand(nested, value), where=f.name))
+
+
+def _expanded(cls: type, dotted: str, value: Any) -> Any:
+    """A file's shorthand value at ``dotted`` as a mapping, so a flag can set one of its keys."""
+    try:
+        nested = _dataclass_of(field_type(cls, dotted))
+    except ConfigError:
+        return value
+    return expand_shorthand(nested, value)
 
 
 def parse_set_options(sets: Iterable[str]) -> dict[str, Any]:

@@ -10,62 +10,31 @@ digests; the settings behind them are kept in the run's manifest, so a mismatch 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".gguf", ".json", ".model", ".txt", ".jinja")
+from agentdistill.digests import checkpoint_fingerprint, digest, file_digest
 
-
-def digest(value: Any) -> str:
-    """A stable 16-hex-digit digest of JSON-able data (dataclasses included)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
-    text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def file_digest(path: str | Path) -> str:
-    """Digest of a file's bytes (prompt files, small data files)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-
-def checkpoint_fingerprint(directory: str | Path) -> str:
-    """Digest of a checkpoint folder's files (name, size, modification time): a retrained or replaced
-    model differs, reading gigabytes of weights is not needed."""
-    root = Path(directory)
-    entries = []
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.suffix in WEIGHT_SUFFIXES and "checkpoint-" not in p.parent.name:
-            st = p.stat()
-            entries.append((str(p.relative_to(root)), st.st_size, st.st_mtime_ns))
-    return digest(entries)
+__all__ = [
+    "checkpoint_fingerprint",
+    "describe_changes",
+    "digest",
+    "episode_settings",
+    "file_digest",
+    "model_identity",
+    "previous_settings",
+    "record_fingerprint",
+]
 
 
 def model_identity(spec: str) -> dict[str, Any]:
-    """What identifies a model's outputs: its spec, plus its weights when they are on this machine.
-
-    ``openai:`` specs count by model name only (the server URL changes between runs; a managed vLLM is
-    fingerprinted by the local spec it serves); ``default`` by the package its weights come from.
-    """
+    """What identifies a model's outputs: its spec, plus its weights when they are on this machine (the
+    rule is its kind's, :data:`~agentdistill.models.kinds.MODEL_KINDS`)."""
     from agentdistill.models.specs import parse_model_spec
 
     parsed = parse_model_spec(spec)
-    if parsed.kind == "openai":
-        return {"kind": "openai", "model": parsed.target}
-    identity: dict[str, Any] = {"spec": str(parsed)}
-    if parsed.kind == "default":
-        from agentdistill.models.default import DEFAULT_PACKAGE
-
-        try:
-            identity["weights"] = f"{DEFAULT_PACKAGE}=={metadata.version(DEFAULT_PACKAGE.replace('_', '-'))}"
-        except metadata.PackageNotFoundError:
-            identity["weights"] = "unknown"
-    elif parsed.kind == "hf" and Path(parsed.target).expanduser().is_dir():
-        identity["weights"] = checkpoint_fingerprint(Path(parsed.target).expanduser())
-    return identity
+    return parsed.model_kind.identity(parsed)
 
 
 def prompt_identity(path: str | None) -> str | None:

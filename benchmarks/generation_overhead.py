@@ -22,19 +22,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from agentdistill.episodes.generate import agenerate
+from agentdistill.episodes.generate_config import GenerateConfig
 from agentdistill.models.config import ModelConfig, ServeConfig
-from agentdistill.trajectories.config import GenerateConfig
-from agentdistill.trajectories.runner import agenerate
+from agentdistill.tasks.config import TaskSetConfig
 
 
 async def run_level(spec: str, concurrency: int, episodes: int, out: Path) -> dict[str, float]:
     config = GenerateConfig(
-        tasks=["gsm8k"],
+        tasks=TaskSetConfig(["gsm8k"], seed=0),
         out=str(out),
         teacher=ModelConfig(spec=spec, max_concurrency=64),
         concurrency=concurrency,
         samples_per_task=max(1, -(-episodes // 5)),
-        seed=0,
         overwrite=True,
     )
     config.agent.max_steps = 2

@@ -64,14 +64,14 @@ def reset_peak() -> None:
 
 def run_grpo(model_dir: Path, out: Path, steps: int, lora: bool) -> dict:
     from agentdistill.agents.config import AgentConfig
+    from agentdistill.tasks.config import TaskSetConfig
     from agentdistill.training.grpo import train_rl
     from agentdistill.training.rl_config import RLConfig
 
     reset_peak()
     cfg = RLConfig(
-        model=f"hf:{model_dir}",
-        tasks=[str(REPO / "configs" / "data" / "arithmetic_pool.jsonl")],
-        domain="math",
+        student=f"hf:{model_dir}",
+        tasks=TaskSetConfig([str(REPO / "configs" / "data" / "arithmetic_pool.jsonl")], domain="math"),
         output_dir=str(out),
         steps=steps,
         group_size=8,
@@ -82,7 +82,9 @@ def run_grpo(model_dir: Path, out: Path, steps: int, lora: bool) -> dict:
         lora=lora,
         merge=False,
         concurrency=32,
-        agent=AgentConfig(max_steps=2, max_tokens=128, final_max_tokens=24, use_examples=False),
+        agent=AgentConfig(
+            max_steps=2, max_tokens=128, final_max_tokens=24, use_examples=False, temperature=1.0
+        ),
     )
     started = time.perf_counter()
     r = train_rl(cfg)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 HELDOUT = "configs/data/arithmetic_heldout.jsonl"
-EVAL_ARGS = ["--max-steps", "2", "--max-tokens", "128", "--concurrency", "16", "--set", "domain=math",
+EVAL_ARGS = ["--max-steps", "2", "--max-tokens", "128", "--concurrency", "16", "--domain", "math",
              "--set", "agent.use_examples=false", "--set", "model.serve={max_model_len: 4096}",
              "--set", "model.max_concurrency=16", "--no-progress", "--overwrite"]  # fmt: skip
 BUDGET_MIN = 45.0

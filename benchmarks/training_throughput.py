@@ -125,8 +125,8 @@ def worker_trl(work: Path, result_path: Path) -> None:
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
+    from agentdistill.training.base import load_tokenizer, resolve_student, use_bf16
     from agentdistill.training.config import TrainConfig
-    from agentdistill.training.sft import load_tokenizer, resolve_student, use_bf16
 
     cfg = TrainConfig(**json.loads((work / "settings.json").read_text()))
     model_path = resolve_student(cfg.student)
@@ -288,8 +288,8 @@ def main() -> None:
     import yaml
 
     from agentdistill.schema import write_trajectories
+    from agentdistill.training.base import load_tokenizer, resolve_student
     from agentdistill.training.dataset import build_dataset
-    from agentdistill.training.sft import load_tokenizer, resolve_student
 
     with tempfile.TemporaryDirectory(prefix="ad-train-bench-") as tmp:
         work = Path(tmp)

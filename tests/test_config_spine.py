@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from agentdistill.config import ConfigError, field_default, field_doc, field_docs, from_dict, load_config
+from agentdistill.episodes.generate_config import GenerateConfig
 from agentdistill.evaluation.config import EvalConfig
 from agentdistill.pipeline import PipelineConfig
 from agentdistill.training.config import TrainConfig
-from agentdistill.trajectories.config import GenerateConfig
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text())
@@ -101,7 +101,7 @@ PIPELINE_LITERALS = literal_fields(PipelineConfig)
 
 def test_the_walk_finds_literals_in_every_stage():
     paths = {p for p, _ in PIPELINE_LITERALS}
-    assert {"generate.agent.reflection", "train.truncation", "eval.source", "eval.role"} <= paths
+    assert {"generate.agent.reflection", "train.truncation", "eval.benchmarks.source", "eval.role"} <= paths
     assert any(p.startswith("generate.retrieval.") for p in paths)
 
 
@@ -192,7 +192,7 @@ def test_set_options_and_print_config(tmp_path):
     )  # fmt: skip
     printed = yaml.safe_load(proc.stdout)
     assert printed["agent"]["max_steps"] == 3 and printed["agent"]["n_candidates"] == 2
-    assert printed["sandbox"]["backend"] == "docker" and printed["benchmarks"] == ["gsm8k[:2]"]
+    assert printed["sandbox"]["backend"] == "docker" and printed["benchmarks"]["specs"] == ["gsm8k[:2]"]
     code, stderr, _, _ = run_cli("eval", "--set", "agent.max_stepz=3", "--print-config")
     assert code == 2 and "unknown key 'max_stepz'" in stderr and "did you mean 'max_steps'?" in stderr
     code, stderr, _, _ = run_cli("train", "--set", "lora_r", "--print-config")
@@ -219,3 +219,45 @@ def test_index_build_rejects_an_unknown_type_before_embedding(tmp_path):
     )
     assert code == 2 and "unknown index type 'hnws'; did you mean 'hnsw'?" in stderr
     assert not torch_loaded and not (tmp_path / "idx").exists()
+
+
+def test_short_forms_renamed_keys_and_moved_keys():
+    from agentdistill.training.rl_config import RLConfig
+
+    cfg = from_dict(GenerateConfig, {"tasks": ["gsm8k[:2]"], "teacher": "hf:some/model"})
+    assert cfg.tasks.specs == ["gsm8k[:2]"] and cfg.teacher.spec == "hf:some/model"
+    # a flag can set a key of a value the file gave in its short form
+    path = REPO / "configs" / "rl-offline.yaml"
+    rl = load_config(RLConfig, path, {"student.max_concurrency": 4, "tasks.seed": 3})
+    assert (rl.student.spec, rl.student.max_concurrency, rl.tasks.seed) == ("default", 4, 3)
+    with pytest.raises(ConfigError, match=r"unknown key 'serve'.*did you mean 'student.serve'"):
+        from_dict(RLConfig, {"serve": {"max_model_len": 1024}})
+    with pytest.raises(
+        ConfigError, match=r"eval: unknown key 'data_dir'.*did you mean 'benchmarks.data_dir'"
+    ):
+        from_dict(PipelineConfig, {"eval": {"data_dir": "x"}})
+    # Python callers may use the short forms too
+    ev = EvalConfig(benchmarks=["gsm8k[:1]"], judge="default")
+    assert ev.benchmarks.specs == ["gsm8k[:1]"] and ev.judge.spec == "default"
+    assert TrainConfig(student="./my-student").student.spec == "hf:./my-student"
+
+
+def test_trainers_share_one_base_and_keep_their_own_defaults():
+    from agentdistill.training.rl_config import RLConfig
+    from agentdistill.training.trainer_config import TrainerConfig
+
+    shared = {f.name for f in dataclasses.fields(TrainerConfig)}
+    assert {"student", "lora", "lora_r", "learning_rate", "report_to", "trainer_overrides"} <= shared
+    for trainer in (TrainConfig, RLConfig):
+        assert issubclass(trainer, TrainerConfig)
+        assert field_docs(trainer)["lora_r"] == "LoRA rank."  # documented once, in the base
+    assert (
+        TrainConfig().lora_r,
+        RLConfig().lora_r,
+        TrainConfig().learning_rate,
+        RLConfig().learning_rate,
+    ) == (64, 16, 2e-4, 1e-5)
+    with pytest.raises(ConfigError, match="set by RLConfig's own fields"):
+        from_dict(RLConfig, {"trainer_overrides": {"temperature": 0.3}})
+    with pytest.raises(ConfigError, match=r"agent.seed: must be None for RL"):
+        from_dict(RLConfig, {"agent": {"seed": 1}})

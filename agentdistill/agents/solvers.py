@@ -25,7 +25,7 @@ from agentdistill.schema import Task, Trajectory
 from agentdistill.tools.retrieval.config import RetrievalConfig
 
 Solver = Callable[..., Awaitable[Trajectory]]
-"""``async (task, sample=0) -> Trajectory``."""
+"""``async (task, sample=0) -> Trajectory`` (the episode engine passes ``sample`` only when it is not 0)."""
 
 
 @dataclasses.dataclass
@@ -53,6 +53,8 @@ class SolverContext:
     cache_dir: str | None = None
     """A folder for caches that should outlive the process (generation: its output folder, where the
     first-thought prefix keeps the teacher's CoT answers); None keeps them in memory."""
+    verbatim: bool = False
+    """Store each reply exactly as the model wrote it (RL: the trained tokens are the sampled ones)."""
 
     def sample_seed(self, sample: int = 0) -> int | None:
         """The request seed of episode ``sample``: ``agent.seed + sample``, None when unseeded."""
@@ -125,6 +127,7 @@ def make_agent_solver(ctx: SolverContext) -> Solver:
         teacher=ctx.teacher,
         role=ctx.role,
         first_thoughts=first_thoughts,
+        verbatim=ctx.verbatim,
     )
     building = asyncio.Lock()
 

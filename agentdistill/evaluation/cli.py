@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from agentdistill.cli_options import ConfigFlags, config_yaml, print_config_option, set_option
+from agentdistill.cli_options import ConfigFlags, config_yaml, print_config_option, set_option, task_set_flags
 from agentdistill.errors import IncompleteRunError
 from agentdistill.evaluation.config import EvalConfig
 
@@ -18,8 +18,9 @@ console = Console()
 EVAL_FLAGS = ConfigFlags(
     EvalConfig,
     {
+        **task_set_flags("benchmarks", specs="benchmarks"),
+        "source": "benchmarks.source",
         "model": "model.spec",
-        "benchmarks": "benchmarks",
         "out": "out",
         "mode": "mode",
         "sag": "agent.n_candidates",
@@ -29,16 +30,12 @@ EVAL_FLAGS = ConfigFlags(
         "sandbox": "sandbox.backend",
         "top_k": "retrieval.k",
         "index": "retrieval.index",
-        "judge": "judge",
+        "judge": "judge.spec",
         "judge_cache": "judge_cache",
         "concurrency": "concurrency",
-        "data_dir": "data_dir",
-        "source": "source",
-        "seed": "seed",
         "role": "role",
         "name": "name",
         "overwrite": "overwrite",
-        "strict_data": "strict_data",
         "baseline": "baseline",
     },
 )
@@ -50,6 +47,7 @@ _opt = EVAL_FLAGS.option
 def eval_command(
     model: Annotated[str | None, _opt("model", "--model", "--agent")] = None,
     benchmarks: Annotated[str | None, _opt("benchmarks", note="Comma-separated.")] = None,
+    domain: Annotated[str | None, _opt("domain")] = None,
     out: Annotated[Path | None, _opt("out")] = None,
     mode: Annotated[str | None, _opt("mode")] = None,
     sag: Annotated[int | None, _opt("sag", "--sag")] = None,

@@ -9,6 +9,7 @@ costs no judge calls. The runner reports the judge's agreement with EM beside it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -21,6 +22,7 @@ from typing import Any
 
 from agentdistill.config import cache_dir
 from agentdistill.models.base import ChatModel, GenerationParams
+from agentdistill.models.config import ModelConfig
 from agentdistill.prompts import PromptSet, load_prompt_set
 
 _VERDICT = re.compile(r"verdict\s*[:=]?\s*\**\s*(yes|no)\b", re.IGNORECASE)
@@ -106,8 +108,11 @@ class Judge:
         cache_path: str | Path | None = None,
         max_tokens: int = 256,
         concurrency: int = 8,
+        resources: contextlib.ExitStack | None = None,
     ):
         self.model = model
+        self.resources = resources
+        """What :meth:`close` releases besides the cache (the model a :func:`load_judge` opened)."""
         self.prompt = prompt or JudgePrompt.load()
         self.cache = VerdictCache(cache_path or cache_dir() / "judge" / "verdicts.sqlite")
         self.params = GenerationParams(temperature=0.0, max_tokens=max_tokens)
@@ -141,6 +146,8 @@ class Judge:
 
     def close(self) -> None:
         self.cache.close()
+        if self.resources is not None:
+            self.resources.close()
 
 
 def agreement(verdicts: Sequence[bool | None], em: Sequence[float]) -> float | None:
@@ -151,8 +158,11 @@ def agreement(verdicts: Sequence[bool | None], em: Sequence[float]) -> float | N
     return same / len(verdicts)
 
 
-def load_judge(spec: str, **options: Any) -> Judge:
-    """A judge over the chat model a spec names (``openai:gpt-4o-mini``, ``hf:...``, ``default``)."""
-    from agentdistill.models import load_chat_model
+def load_judge(model: ModelConfig | str, **options: Any) -> Judge:
+    """A judge over the chat model a spec (``openai:gpt-4o-mini``, ``hf:...``, ``default``) or a model
+    config names; with ``serve`` the model runs behind a managed vLLM until the judge is closed."""
+    from agentdistill.models.loading import open_chat_model
 
-    return Judge(load_chat_model(spec), **options)
+    resources = contextlib.ExitStack()
+    chat = resources.enter_context(open_chat_model(model))
+    return Judge(chat, resources=resources, **options)

@@ -9,30 +9,24 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
-import platform
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from agentdistill.agents.solvers import Solver, SolverContext, get_solver_factory
+from agentdistill.config import to_dict
 from agentdistill.errors import AgentDistillError
 from agentdistill.evaluation.config import EvalConfig
-from agentdistill.evaluation.runner import PREDICTIONS, EvalResult, evaluate
+from agentdistill.evaluation.runner import EvalResult, evaluate
 from agentdistill.models.base import ChatModel
 from agentdistill.schema import Task
-from agentdistill.tasks.specs import check_distinct_files, load_tasks
+
+BENCHMARKS_EXAMPLE = "hotpotqa[:50],gsm8k[:50]"
 
 
 def load_eval_tasks(config: EvalConfig) -> list[Task]:
-    """All tasks of the config's specs, in order; a spec listed twice is read once."""
-    if not config.benchmarks:
-        raise AgentDistillError("no benchmarks given (e.g. --benchmarks hotpotqa[:50],gsm8k[:50])")
-    check_distinct_files(config.benchmarks)
-    tasks: list[Task] = []
-    for spec in dict.fromkeys(config.benchmarks):
-        options = {"data_dir": config.data_dir, "seed": config.seed, "source": config.source}
-        tasks += load_tasks(spec, strict=config.strict_data, domain=config.domain, **options)
-    return tasks
+    """All tasks of the config's benchmarks, in order; a spec listed twice is read once."""
+    return config.benchmarks.load(flag="--benchmarks", example=BENCHMARKS_EXAMPLE, what="benchmarks")
 
 
 def run_eval(
@@ -47,42 +41,48 @@ def run_eval(
     """Run (or resume) one evaluation and write its predictions, metrics, table, manifest and plots.
 
     ``tasks`` replaces the config's benchmark specs (the pipeline evaluates a student on its training
-    pool this way).
-
-    Stored predictions of other settings (model checkpoint, agent settings, prompts, mode...) are never
-    reused: the run refuses, saying what changed, unless ``config.overwrite`` replaces them; this is
-    checked before any model loads.
+    pool this way). Stored predictions of other settings (model checkpoint, agent settings, prompts,
+    mode...) are never reused: the run refuses, saying what changed, unless ``config.overwrite`` replaces
+    them; this is checked before any model loads.
     """
-    from agentdistill.fingerprints import describe_changes, digest, previous_settings, record_fingerprint
-    from agentdistill.trajectories.store import TrajectoryStore
-
     tasks = load_eval_tasks(config) if tasks is None else tasks
-    out = Path(config.out)
     if config.baseline and not (Path(config.baseline) / "metrics.json").is_file():
         raise AgentDistillError(f"baseline {config.baseline} is not a finished eval run (no metrics.json)")
-    settings = eval_settings(config)
-    settings_digest = digest(settings)
-    fingerprints = {t.id: record_fingerprint(settings_digest, t) for t in tasks}
-    changes = describe_changes(previous_settings(out / "run.json") or {}, settings)
-    with TrajectoryStore(out, file=PREDICTIONS, purpose="eval") as store:
-        store.reconcile(fingerprints, replace=config.overwrite, changes=changes)
-    _write_manifest(out, config, settings)
-    stack = contextlib.ExitStack()
-    with stack:
-        if solver is None:
-            factory = get_solver_factory(config.mode)  # an unavailable mode fails before a model loads
-            if model is None:
-                from agentdistill.models.loading import open_chat_model
+    if solver is None:
+        get_solver_factory(config.mode)  # an unavailable mode fails before a model loads
+    with contextlib.ExitStack() as stack:
 
-                model = stack.enter_context(open_chat_model(config.model))
-            solver = factory(solver_context(config, model))
-        if judge is None and config.judge:
+        def open_judge() -> Any:
+            """The judge, loaded once the predictions are there (a stale folder is refused before)."""
+            if judge is not None or config.judge is None:
+                return judge
             from agentdistill.evaluation.judge import JudgePrompt, load_judge
 
             prompt = JudgePrompt.load(config.judge_prompt) if config.judge_prompt else None
-            judge = load_judge(config.judge, cache_path=config.judge_cache, prompt=prompt)
-            stack.callback(judge.close)
-        return _evaluate(config, out, tasks, solver, judge, progress, fingerprints)
+            loaded = load_judge(config.judge, cache_path=config.judge_cache, prompt=prompt)
+            stack.callback(loaded.close)
+            return loaded
+
+        return _evaluate(config, tasks, _solver_source(config, model, solver), open_judge, progress)
+
+
+def _solver_source(config: EvalConfig, model: ChatModel | None, solver: Solver | None) -> Any:
+    """Opens the evaluated mode's solver (loading the model, or starting its server) when a task is left."""
+
+    @contextlib.asynccontextmanager
+    async def source() -> AsyncIterator[Solver]:
+        if solver is not None:
+            yield solver
+            return
+        with contextlib.ExitStack() as stack:
+            chosen = model
+            if chosen is None:
+                from agentdistill.models.loading import open_chat_model
+
+                chosen = await asyncio.to_thread(stack.enter_context, open_chat_model(config.model))
+            yield get_solver_factory(config.mode)(solver_context(config, chosen))
+
+    return source
 
 
 def solver_context(config: EvalConfig, model: ChatModel) -> SolverContext:
@@ -98,7 +98,7 @@ def solver_context(config: EvalConfig, model: ChatModel) -> SolverContext:
 
 
 def eval_settings(config: EvalConfig) -> dict[str, Any]:
-    """What decides a prediction (fingerprinted; kept in ``run.json`` to say what changed)."""
+    """What decides a prediction (fingerprinted; kept in ``manifest.json`` to say what changed)."""
     from agentdistill.fingerprints import episode_settings, model_identity
 
     return {
@@ -109,33 +109,31 @@ def eval_settings(config: EvalConfig) -> dict[str, Any]:
 
 
 def _evaluate(
-    config: EvalConfig,
-    out: Path,
-    tasks: list[Task],
-    solver: Solver,
-    judge: Any,
-    progress: bool,
-    fingerprints: dict[str, str],
+    config: EvalConfig, tasks: list[Task], source: Any, open_judge: Callable[[], Any], progress: bool
 ) -> EvalResult:
+    out = Path(config.out)
     info = {
         "name": config.name or out.name,
         "agent": config.model.spec,
         "mode": config.mode,
         "sag": config.agent.n_candidates,
     }
-    if config.judge:
-        info["judge"] = config.judge
+    if config.judge is not None:
+        info["judge"] = config.judge.spec
     result = asyncio.run(
         evaluate(
             tasks,
-            solver,
+            None,
             out,
+            open_solver=source,
             concurrency=config.concurrency,
-            judge=judge,
+            executor=config.executor,
+            open_judge=open_judge,
             run_info=info,
             progress=progress,
             model_name=config.model.spec,
-            fingerprint=lambda task: fingerprints[task.id],
+            settings=eval_settings(config),
+            config=to_dict(config),
             replace=config.overwrite,
         )
     )
@@ -165,18 +163,3 @@ def _compare_with_baseline(result: EvalResult, baseline: Path, name: str) -> Eva
     )
     (result.out_dir / TABLE).write_text(table, encoding="utf-8")
     return dataclasses.replace(result, metrics=metrics, table=table)
-
-
-def _write_manifest(out: Path, config: EvalConfig, settings: dict[str, Any]) -> None:
-    """``run.json``: the config, the fingerprinted settings and versions, so a result can be traced."""
-    from agentdistill import __version__
-
-    manifest = {
-        "config": dataclasses.asdict(config),
-        "settings": settings,
-        "agentdistill": __version__,
-        "python": platform.python_version(),
-    }
-    tmp = out / "run.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, out / "run.json")

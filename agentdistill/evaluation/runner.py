@@ -1,6 +1,7 @@
 """The evaluation runner: tasks x solver -> predictions (trajectories), metrics, a Markdown table.
 
-Trajectories are appended to ``predictions.jsonl`` as each task finishes (by the folder's one writer, which
+Tasks are played through the episode engine as a stored run (:mod:`agentdistill.episodes.runs`):
+predictions are appended to ``predictions.jsonl`` as each task finishes (by the folder's one writer, which
 holds its lock), stamped with the fingerprint of the settings and task that made them, so a killed run
 loses only the tasks in flight. A rerun skips tasks whose prediction has the current fingerprint and
 retries failed ones, so nothing is duplicated and a finished run makes no model calls at all; predictions
@@ -10,21 +11,21 @@ file, never kept in memory only.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import json
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agentdistill.agents.solvers import Solver
-from agentdistill.errors import AgentDistillError, failure_kind
+from agentdistill.episodes.engine import Episode, EpisodeEngine, Solver
+from agentdistill.episodes.executors import ExecutorConfig
+from agentdistill.episodes.runs import SolverSource, StoredRun
+from agentdistill.errors import AgentDistillError
 from agentdistill.evaluation.summary import aggregate, render_run_table
-from agentdistill.schema import AgentInfo, Task, Trajectory
+from agentdistill.schema import Task, Trajectory
 from agentdistill.tasks.metrics import score
-from agentdistill.trajectories.store import TrajectoryStore, iter_trajectories
+from agentdistill.trajectories.store import iter_trajectories
 
 PREDICTIONS = "predictions.jsonl"
 METRICS = "metrics.json"
@@ -54,19 +55,6 @@ def read_predictions(path: Path) -> dict[str, Trajectory]:
     return {t.task.id: t for t in iter_trajectories(path)}
 
 
-def failed_trajectory(task: Task, error: BaseException, model: str = "") -> Trajectory:
-    """The record of a task whose solver raised: kept so the run goes on, retried on resume."""
-    return Trajectory(
-        id=task.id,
-        task=task,
-        agent=AgentInfo(model=model),
-        messages=[],
-        status="failed",
-        error=f"{type(error).__name__}: {error}",
-        failure=failure_kind(error),  # type: ignore[arg-type]
-    )
-
-
 def scored(traj: Trajectory) -> Trajectory:
     """Set ``score`` and ``metadata["metrics"]`` with the same :func:`score` filtering uses."""
     result = (
@@ -79,80 +67,87 @@ def scored(traj: Trajectory) -> Trajectory:
 
 async def evaluate(
     tasks: Sequence[Task],
-    solver: Solver,
+    solver: Solver | None,
     out_dir: str | Path,
     *,
+    open_solver: SolverSource | None = None,
     concurrency: int = 4,
+    executor: ExecutorConfig | None = None,
     judge: Any = None,
+    open_judge: Callable[[], Any] | None = None,
     run_info: dict[str, Any] | None = None,
     progress: bool = True,
     model_name: str = "",
-    fingerprint: Callable[[Task], str] | None = None,
+    settings: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
     replace: bool = False,
-    changes: Sequence[str] = (),
 ) -> EvalResult:
     """Solve every task not yet in ``out_dir``, then write metrics and the table for all of them.
 
-    ``fingerprint(task)`` is stamped on each prediction and decides which stored ones are reused; stored
-    predictions of other fingerprints raise a ``StaleResultsError`` (naming ``changes``) unless
-    ``replace``. Failed predictions are always retried.
+    ``open_solver`` instead of ``solver`` opens one (loads the model) only when a task is left to solve;
+    ``open_judge`` instead of ``judge`` loads the judge once the predictions are stored.
+    ``settings`` (what decides a prediction) are fingerprinted on each prediction and decide which stored
+    ones are reused; stored predictions of other settings raise a ``StaleResultsError`` saying what changed
+    unless ``replace``. Failed predictions are always retried. ``config`` is recorded in the manifest.
     """
     if concurrency < 1:
         raise AgentDistillError(f"concurrency must be at least 1, got {concurrency}")
     out = Path(out_dir)
     unique = list({t.id: t for t in tasks}.values())
-    stamp = fingerprint or (lambda task: None)
-    expected = {t.id: stamp(t) for t in unique}
-    started = time.perf_counter()
-    with TrajectoryStore(out, file=PREDICTIONS, purpose="eval") as store:
-        store.reconcile(expected, replace=replace, changes=list(changes))  # type: ignore[arg-type]
-        if any(r.status == "failed" for r in store.records.values()):
-            store.compact(lambda r: r.status != "failed")  # retried below; the file keeps one record each
-        todo = [t for t in unique if not store.is_done(t.id, expected[t.id])]  # type: ignore[arg-type]
-        skipped = len(unique) - len(todo)
-        new: list[Trajectory] = []
-        lock = asyncio.Lock()
-        semaphore = asyncio.Semaphore(concurrency)
-
-        with _progress(progress, len(todo)) as (bar, bar_task):
-
-            async def run_one(task: Task) -> None:
-                async with semaphore:
-                    try:
-                        traj = await solver(task)
-                    except Exception as e:  # one task's failure is recorded, never fatal to the run
-                        traj = failed_trajectory(task, e, model_name)
-                traj = scored(
-                    traj.model_copy(update={"id": task.id, "task": task, "fingerprint": expected[task.id]})
-                )
-                async with lock:
-                    store.append(traj)
-                    new.append(traj)
-                    if bar is not None:
-                        bar.advance(bar_task)
-
-            await asyncio.gather(*(run_one(t) for t in todo))
+    run = StoredRun(
+        out,
+        settings=settings or {},
+        config=config or {},
+        purpose="eval",
+        file=PREDICTIONS,
+        overwrite=replace,
+        retry_failed=True,
+    )
+    engine = EpisodeEngine(
+        concurrency=concurrency, executor=executor, progress=progress, label="eval", model_name=model_name
+    )
+    if open_solver is None:
+        if solver is None:
+            raise AgentDistillError("evaluate: give a solver or open_solver")
+        open_solver = _opened(solver)
+    summary = await run.run(
+        [Episode(t.id, t) for t in unique], open_solver, engine, finish=lambda e, t: scored(t)
+    )
 
     done = read_predictions(out / PREDICTIONS)
     trajectories = [done[t.id] for t in unique]
+    if judge is None and open_judge is not None:
+        judge = open_judge()
     judge_results = await _judge(trajectories, judge, out) if judge is not None else None
     metrics = aggregate(trajectories, judge_results)
     metrics["run"] = {
         **(run_info or {}),
         "tasks": len(unique),
-        "solved_this_invocation": len(todo),
-        "wall_time_s": round(time.perf_counter() - started, 3),
+        "solved_this_invocation": summary.written,
+        "wall_time_s": summary.wall_time_s,
     }
     table = render_run_table(metrics)
     (out / METRICS).write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / TABLE).write_text(table, encoding="utf-8")
-    if new and len(new) == len(unique) and all(t.status == "failed" for t in new):  # a server that is down
+    if summary.written and summary.written == len(unique) and summary.failed == summary.written:
+        first = next(t for t in trajectories if t.status == "failed")  # a server that is down
         raise AgentDistillError(
-            f"all {len(new)} tasks failed (recorded in {out / PREDICTIONS}; a rerun retries them); first error: "
-            f"{new[0].error}"
+            f"all {summary.written} tasks failed (recorded in {out / PREDICTIONS}; a rerun retries them); "
+            f"first error: {first.error}"
         )
-    transient = sum(t.failure == "transient" for t in new)
-    return EvalResult(out, metrics, table, solved=len(todo), skipped=skipped, transient=transient)
+    return EvalResult(
+        out, metrics, table, solved=summary.written, skipped=summary.skipped, transient=summary.transient
+    )
+
+
+def _opened(solver: Solver) -> SolverSource:
+    """A ready solver as a source (nothing to open)."""
+
+    @contextlib.asynccontextmanager
+    async def source() -> Any:
+        yield solver
+
+    return source
 
 
 async def _judge(trajectories: Sequence[Trajectory], judge: Any, out: Path) -> dict[str, dict[str, Any]]:
@@ -172,16 +167,3 @@ async def _judge(trajectories: Sequence[Trajectory], judge: Any, out: Path) -> d
             row = {"id": t.task.id, "prediction": t.final_answer, "gold": t.task.answer, "correct": v.correct}
             f.write(json.dumps({**row, "raw": v.raw}, ensure_ascii=False) + "\n")
     return results
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool, total: int) -> Any:
-    if not enabled or total == 0:
-        yield None, None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(
-        TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=False
-    ) as bar:
-        yield bar, bar.add_task("eval", total=total)

@@ -20,19 +20,8 @@ def load_chat_model(spec: str | ModelSpec, **options: Any) -> ChatModel:
 
 
 def backend_options(config: ModelConfig) -> dict[str, Any]:
-    """The constructor options a config's settings mean for its spec's backend."""
-    kind = parse_model_spec(config.spec).kind
-    if kind in ("default", "hf"):
-        return {"max_batch_size": config.max_concurrency}
-    if kind == "openai":
-        from agentdistill.models.openai_compat import RetryPolicy
-
-        return {
-            "max_concurrency": config.max_concurrency,
-            "timeout_s": config.timeout_s,
-            "retry": RetryPolicy(max_retries=config.max_retries),
-        }
-    return {}
+    """The constructor options a config's settings mean for its spec's backend (its kind's rule)."""
+    return parse_model_spec(config.spec).model_kind.options(config)
 
 
 @contextlib.contextmanager

@@ -162,14 +162,16 @@ class VLLMServer:
 
     @classmethod
     def for_spec(cls, spec: str, config: ServeConfig | None = None, **kwargs: Any) -> VLLMServer:
-        """A server for a ``default`` or ``hf:`` spec, named after the spec (``default`` stays ``default``)."""
+        """A server for a ``default`` or ``hf:`` spec, named after the spec (``default`` stays ``default``)
+        unless ``config.served_model_name`` names it."""
         config = config or ServeConfig()
         parsed = parse_model_spec(spec)
         path = local_model_path(parsed)
-        name = "default" if parsed.kind == "default" else (Path(path).name or path)
-        kwargs.setdefault("served_name", name)
+        name = str(parsed) if not parsed.target else (Path(path).name or path)  # `default` stays `default`
         return cls(
             path,
+            served_name=config.served_model_name or name,
+            host=config.host,
             port=config.port,
             max_model_len=config.max_model_len,
             extra_args=config.extra_args,

@@ -5,7 +5,8 @@
 >>> results = run_pipeline(load_config(PipelineConfig, "configs/demo.yaml"))
 """
 
-from agentdistill.pipeline.config import STAGES, PipelineConfig
+from agentdistill.pipeline.config import PipelineConfig
 from agentdistill.pipeline.runner import Pipeline, run_pipeline
+from agentdistill.pipeline.stages import STAGES, Stage, StageResult
 
-__all__ = ["STAGES", "Pipeline", "PipelineConfig", "run_pipeline"]
+__all__ = ["STAGES", "Pipeline", "PipelineConfig", "Stage", "StageResult", "run_pipeline"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -36,35 +36,31 @@ def pipeline_command(
         progress=not no_progress,
     )
     console.rule("summary")
-    report = results.get("report") or {}
-    if report.get("markdown"):
+    report = results.get("report")
+    if report is not None and report["markdown"]:
         console.print(Markdown(report["markdown"]))
-    if "generate" in results:
-        g = results["generate"]
-        console.print(f"teacher episodes: {g.get('episodes')} ({g.get('succeeded')} correct in the last run)")
-    if "filter" in results:
-        console.print(
-            f"kept for training: {results['filter']['kept']}   viewer: {results['filter']['viewer']}"
-        )
-    if "train" in results:
-        t = results["train"]
-        console.print(f"student: {t['student']}  ({t['steps']} steps, final loss {t['final_loss']})")
-    rounds = (results.get("rounds") or {}).get("rounds") or []
+    for line in summary_lines(results):
+        console.print(line, highlight=False, markup=False)
+
+
+def summary_lines(results: dict[str, Any]) -> list[str]:
+    """The run summary: one line per stage that ran (what it came to), the rounds, the plots, the minutes."""
+    lines = [f"{key}: {line}" for key, result in results.items() if (line := result.summary())]
+    rounds = results["rounds"]["rounds"] if "rounds" in results else []
     if len(rounds) > 1:
         best = results["rounds"]["best"]
         for e in rounds:
             dev, pool = e.get("dev_accuracy"), e.get("train_accuracy")
-            console.print(
+            lines.append(
                 f"round {e['round']}{' (best)' if e['round'] == best else ''}: {e['episodes']} episodes, "
                 f"{e['kept']} kept; pool accuracy {_pct(pool)}, dev accuracy {_pct(dev)}"
             )
-    if report.get("table"):
-        console.print(f"report: {report['table']}")
-        for plot in report.get("plots", []):
-            console.print(f"plot:   {plot}")
-    timed = [f"{stage} {r['seconds'] / 60:.1f}" for stage, r in results.items() if "seconds" in r]
+    if "report" in results:
+        lines += [f"plot:   {plot}" for plot in results["report"]["plots"]]
+    timed = [f"{stage} {r['seconds'] / 60:.1f}" for stage, r in results.items() if r["seconds"]]
     if timed:
-        console.print(f"minutes per stage (when it last ran): {', '.join(timed)}")
+        lines.append(f"minutes per stage (when it last ran): {', '.join(timed)}")
+    return lines
 
 
 def _pct(value: float | None) -> str:

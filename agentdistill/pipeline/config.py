@@ -13,16 +13,14 @@ The pipeline fills the fields that connect the stages: ``generate.out`` (``run_d
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
-from agentdistill.config import ConfigError, FieldError, from_dict
+from agentdistill.config import FieldError, accept_shorthands
+from agentdistill.episodes.generate_config import GenerateConfig
 from agentdistill.evaluation.config import EvalConfig
 from agentdistill.training.config import TrainConfig
 from agentdistill.training.rl_config import RLConfig
-from agentdistill.trajectories.config import GenerateConfig
 from agentdistill.trajectories.filters import FilterSpec, default_filter_specs
-
-STAGES = ("generate", "filter", "train", "rl", "eval", "report")
 
 
 def _pipeline_eval() -> EvalConfig:
@@ -35,6 +33,8 @@ class RoundsConfig:
     evaluated on the training pool (never on a test set), and the tasks it still fails get more teacher
     samples in the next round. Data accumulates over rounds; every round trains a fresh student (from
     ``train.student``) on all data so far. In YAML ``rounds: 3`` or a mapping of these fields."""
+
+    SHORTHAND: ClassVar[str] = "count"
 
     count: int = 1
     """Rounds at most (1: plain distillation, no pool evaluation)."""
@@ -59,15 +59,6 @@ class RoundsConfig:
         if not 0.0 < self.dev_fraction < 1.0:
             raise FieldError("dev_fraction", f"must be in (0, 1), got {self.dev_fraction}")
 
-    @classmethod
-    def from_config_value(cls, value: Any, where: str) -> RoundsConfig:
-        """``rounds: 3`` or ``rounds: {count: 3, failure_boost: 2, ...}``."""
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = {"count": value}
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a number of rounds or a mapping, got {value!r}")
-        return from_dict(cls, value, where=where)
-
 
 @dataclasses.dataclass
 class PipelineConfig:
@@ -89,8 +80,8 @@ class PipelineConfig:
     ``model.spec`` are set by the pipeline, ``model.serve`` serves each evaluated model with vLLM."""
     rl: RLConfig | None = None
     """Reinforcement learning after ``train`` (GRPO with CodeAct rollouts, ``agentdistill rl``): the trained
-    student is the starting policy and the RL policy is the one evaluated. ``model`` and ``output_dir`` are
-    set by the pipeline; ``tasks`` default to ``generate.tasks`` (the training pool). None: no RL stage."""
+    student is the starting policy and the RL policy is the one evaluated. ``student.spec`` and ``output_dir``
+    are set by the pipeline; ``tasks`` default to ``generate.tasks`` (the training pool). None: no RL stage."""
     rounds: RoundsConfig = dataclasses.field(default_factory=RoundsConfig)
     """Iterative, failure-targeted distillation over several rounds (``rounds: 3``); 1 by default."""
     baseline: bool = True
@@ -100,6 +91,7 @@ class PipelineConfig:
     than its source holds (set false to run on the bundled samples, as the offline demo does)."""
 
     def __post_init__(self) -> None:
+        accept_shorthands(self)
         if self.eval.model.serve is not None and self.train.lora and not self.train.merge:
             raise FieldError(
                 "eval.model.serve",
@@ -120,7 +112,11 @@ class PipelineConfig:
             raise FieldError(
                 "rl", "RL starts from the trained student: set train.merge: true (or train.lora: false)"
             )
-        if self.eval.model.spec not in ("default", self.train.student):
+        if self.rl is not None and self.eval.model.serve is not None and self.rl.lora and not self.rl.merge:
+            raise FieldError(
+                "eval.model.serve", "needs a servable RL policy: set rl.merge: true (or rl.lora: false)"
+            )
+        if self.eval.model.spec not in ("default", self.train.student.spec):
             raise FieldError(
                 "eval.model.spec",
                 "is set by the pipeline (train.student before training, the trained student after); "

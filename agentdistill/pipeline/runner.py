@@ -14,9 +14,13 @@ the student is evaluated on the training pool, the pool tasks it fails get ``fai
 episodes in round r+1 (from the teacher, or from that student), a dev split carved from the pool decides
 when to stop, and the best round's student is the one evaluated on the benchmarks.
 
+Each stage returns its typed result (:mod:`agentdistill.pipeline.stages`), stored in its marker and in
+``pipeline.json``, which also records the config and, per stage, what it read and wrote.
+
     run_dir/
+      pipeline.json   the config and every stage: what it read and wrote, its result
       trajectories/   teacher episodes (JSONL shards + manifest)        generate (round 1)
-      filtered/       the episodes kept for training (+ filter.json)    filter
+      filtered/       the episodes kept (+ filter.json, filters.yaml)   filter
       viewer.html     the kept episodes, step by step                   filter
       student/        the trained student (loads as hf:run_dir/student)  train
       rl/             the RL policy (GRPO from the student) + rollouts/  rl (with ``rl:``)
@@ -24,7 +28,7 @@ when to stop, and the best round's student is the one evaluated on the benchmark
       rounds.json     per round: episodes, kept, pool and dev accuracy, the best round
       eval/base/      the student before training                       eval
       eval/student/   the (best) student after training                 eval
-      report/         report.md (with the paired comparison), report.json, PNG plots
+      report/         report.md (the paired comparison, the stages), report.json, PNG plots
 """
 
 from __future__ import annotations
@@ -35,19 +39,35 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from agentdistill.config import to_dict
+from agentdistill.episodes.generate_config import GenerateConfig
 from agentdistill.errors import AgentDistillError, IncompleteRunError
 from agentdistill.evaluation.config import EvalConfig
 from agentdistill.locking import DirectoryLock
 from agentdistill.pipeline.config import PipelineConfig
+from agentdistill.pipeline.stages import (
+    STAGES,
+    EvalStageResult,
+    FilterStageResult,
+    GenerateStageResult,
+    PoolEvalStageResult,
+    ReportStageResult,
+    RLStageResult,
+    RoundsResult,
+    StageResult,
+    TrainStageResult,
+)
 from agentdistill.schema import Task
 from agentdistill.tasks.metrics import is_success
 from agentdistill.training.config import TrainConfig
-from agentdistill.trajectories.config import GenerateConfig
+from agentdistill.training.rl_config import RLConfig
+
+PIPELINE_RECORD = "pipeline.json"
+"""The run's config and every stage that ran: its inputs, outputs and result."""
 
 
 def _digest(value: Any) -> str:
@@ -60,6 +80,13 @@ def _files_digest(folder: Path) -> str | None:
         return None
     files = sorted(p for p in folder.rglob("*.jsonl") if p.is_file())
     return _digest([(str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files])
+
+
+def _weights(folder: Path) -> str | None:
+    """A checkpoint folder's fingerprint (None if it is not there yet)."""
+    from agentdistill.fingerprints import checkpoint_fingerprint
+
+    return checkpoint_fingerprint(folder) if folder.is_dir() else None
 
 
 def in_dev_split(task_id: str, fraction: float, seed: int) -> bool:
@@ -76,7 +103,9 @@ class Pipeline:
         self.run_dir = Path(config.run_dir)
         self.log = log
         self.progress = progress
-        self.results: dict[str, dict[str, Any]] = {}
+        self.results: dict[str, StageResult] = {}
+        self.ran: dict[str, dict[str, Any]] = {}
+        """Per stage key: the stage, what it read and wrote, and whether it ran now (for pipeline.json)."""
         self._upstream_changed = False
         self._pool: list[Task] | None = None
 
@@ -101,29 +130,53 @@ class Pipeline:
     def _marker(self, key: str) -> Path:
         return self.run_dir / "stages" / f"{key}.json"
 
-    def _step(self, key: str, settings: Any, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Run a stage unless its marker holds these settings (and nothing upstream ran this time)."""
+    def _step(
+        self,
+        name: str,
+        settings: Any,
+        run: Callable[[], Mapping[str, Any]],
+        *,
+        r: int = 1,
+        reads: Sequence[Path] = (),
+        writes: Sequence[Path] = (),
+    ) -> StageResult:
+        """Run stage ``name`` (of round ``r``) unless its marker holds these settings (and nothing upstream
+        ran this time); the result is the stage's own type (:data:`~agentdistill.pipeline.stages.STAGES`)."""
+        stage, key = STAGES[name], self._key(name, r)
         marker = self._marker(key)
         digest = _digest(settings)
+        record = {"stage": stage.name, "reads": [str(p) for p in reads], "writes": [str(p) for p in writes]}
         if not self._upstream_changed and marker.exists():
             stored = json.loads(marker.read_text())
             if stored.get("settings") == digest:
-                self.results[key] = stored["result"]
+                self.results[key] = stage.result.from_dict(stored["result"])
+                self.ran[key] = {**record, "ran": False, "result": self.results[key].to_dict()}
                 self.log(f"[{key}] complete, skipped")
                 return self.results[key]
         self._upstream_changed = True  # every later stage must rerun on this stage's new output
         self.log(f"[{key}] running")
         started = time.perf_counter()
-        result = run()
+        outcome = run()
         seconds = round(time.perf_counter() - started, 1)
         self.log(f"[{key}] done in {seconds / 60:.1f} min")
-        result = {**result, "seconds": seconds}
+        result = stage.result.from_dict({**dict(outcome), "seconds": seconds})
         marker.parent.mkdir(parents=True, exist_ok=True)
         tmp = marker.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"settings": digest, "result": result}, default=str))
+        tmp.write_text(json.dumps({"settings": digest, "result": result.to_dict()}, default=str))
         os.replace(tmp, marker)  # a kill never leaves a half-written marker that looks complete
         self.results[key] = result
+        self.ran[key] = {**record, "ran": True, "result": result.to_dict()}
+        self._write_record()
         return result
+
+    def _write_record(self) -> None:
+        """``pipeline.json``: the config and every stage so far (atomically, after each stage)."""
+        path = self.run_dir / PIPELINE_RECORD
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(
+            json.dumps({"config": to_dict(self.config), "stages": self.ran}, indent=2, default=str)
+        )
+        os.replace(tmp, path)
 
     # -- generate ----------------------------------------------------------------------------------
 
@@ -137,13 +190,13 @@ class Pipeline:
             out=str(self.round_dir(r, "trajectories")),
             teacher=teacher,
             overwrite=True,  # the run directory follows its config: records of other settings are replaced
-            strict_data=g.strict_data or self.config.strict_data,
+            tasks=dataclasses.replace(g.tasks, strict_data=g.tasks.strict_data or self.config.strict_data),
         )
 
     def pool(self) -> list[Task]:
         """The training pool: every task of ``generate.tasks`` (loaded once)."""
         if self._pool is None:
-            from agentdistill.trajectories.runner import load_task_list
+            from agentdistill.episodes.generate import load_task_list
 
             self._pool = load_task_list(self._generate_config())
         return self._pool
@@ -163,6 +216,9 @@ class Pipeline:
             )
         return train, dev
 
+    def _failed_ids(self, r: int) -> list[str]:
+        return list(self.results[self._key("pool_eval", r)]["failed_ids"])
+
     def _round_work(self, r: int) -> tuple[list[Task], dict[str, int], dict[str, int]]:
         """Round r's tasks, their episode counts and the number of their first episode: the train split
         in round 1; afterwards the train tasks the previous round's student failed on the pool,
@@ -173,19 +229,19 @@ class Pipeline:
         boost = self.config.rounds.failure_boost
         drawn = {t.id: self.config.generate.samples_per_task for t in train}
         for earlier in range(2, r):
-            for tid in self.results[self._key("pool_eval", earlier - 1)]["failed_ids"]:
+            for tid in self._failed_ids(earlier - 1):
                 drawn[tid] = drawn.get(tid, 0) + boost
-        failed = set(self.results[self._key("pool_eval", r - 1)]["failed_ids"])
+        failed = set(self._failed_ids(r - 1))
         tasks = [t for t in train if t.id in failed]
         return tasks, {t.id: boost for t in tasks}, {t.id: drawn[t.id] for t in tasks}
 
-    def stage_generate(self, r: int = 1) -> dict[str, Any]:
-        from agentdistill.trajectories.runner import generate
+    def stage_generate(self, r: int = 1) -> GenerateStageResult:
+        from agentdistill.episodes.generate import generate
 
         cfg = self._generate_config(r)
         tasks, samples, first = self._round_work(r)
         if not tasks:
-            return {"episodes": 0, "written": 0, "succeeded": 0, "note": "no failed task left to sample"}
+            return GenerateStageResult(note="no failed task left to sample")
         provenance = {"round": r, "teacher": cfg.teacher.spec} if self.multi_round else None
         summary = generate(
             cfg,
@@ -200,7 +256,8 @@ class Pipeline:
                 f"generate: {summary.transient} episodes failed because a server or sandbox was unavailable; "
                 "rerun the pipeline to retry them (finished episodes are kept)"
             )
-        return {k: v for k, v in dataclasses.asdict(summary).items() if k != "out"}
+        facts = {k: v for k, v in dataclasses.asdict(summary).items() if k != "out"}
+        return GenerateStageResult.from_dict(facts)  # type: ignore[return-value]
 
     # -- filter and train --------------------------------------------------------------------------
 
@@ -211,22 +268,22 @@ class Pipeline:
             if self.round_dir(i, "trajectories").is_dir()
         ]
 
-    def stage_filter(self, r: int = 1) -> dict[str, Any]:
-        from agentdistill.trajectories.filters import FilterPipeline, build_filter_chain
-        from agentdistill.trajectories.store import TrajectoryStore, iter_trajectories
+    def filter_config(self) -> Any:
+        """The filter chain of the filter stage, as ``trajectories filter --config`` reads it: the config's
+        filters, decontaminating against the data of the evaluation sets."""
+        from agentdistill.trajectories.filters import FilterConfig
+
+        data_dir = self.config.eval.benchmarks.data_dir or self.config.generate.tasks.data_dir
+        return FilterConfig(filters=list(self.config.filters), data_dir=data_dir)
+
+    def stage_filter(self, r: int = 1) -> FilterStageResult:
+        from agentdistill.trajectories.filters import run_filters
         from agentdistill.trajectories.viewer import write_viewer
 
         out = self.round_dir(r, "filtered")
         shutil.rmtree(out, ignore_errors=True)
-        data_dir = self.config.eval.data_dir or self.config.generate.data_dir  # where the eval sets are
-        filters = build_filter_chain(self.config.filters, data_dir=data_dir)
-        pipeline = FilterPipeline(filters)
-        episodes = (t for folder in self._round_inputs(r) for t in iter_trajectories(folder))
-        with TrajectoryStore(out) as store:
-            for t in pipeline.run(episodes):
-                store.append(t)
+        pipeline = run_filters(self._round_inputs(r), out, self.filter_config())
         kept = pipeline.kept
-        (out / "filter.json").write_text(json.dumps(pipeline.summary(), indent=2, default=str))
         viewer = self.run_dir / "viewer.html"
         write_viewer(out if kept else self.round_dir(r, "trajectories"), viewer)
         if not kept:
@@ -234,7 +291,7 @@ class Pipeline:
                 f"no episode survived the filters (see {out / 'filter.json'} and {viewer}); loosen `filters:` "
                 "(e.g. drop `correct`) or generate more samples per task"
             )
-        return {"kept": kept, "viewer": str(viewer), "filters": pipeline.summary()["filters"]}
+        return FilterStageResult(kept=kept, viewer=str(viewer), filters=pipeline.summary()["filters"])  # type: ignore[arg-type]
 
     def _train_config(self, r: int = 1) -> TrainConfig:
         return dataclasses.replace(
@@ -243,21 +300,25 @@ class Pipeline:
             output_dir=str(self.round_dir(r, "student")),
         )
 
-    def stage_train(self, r: int = 1) -> dict[str, Any]:
+    def stage_train(self, r: int = 1) -> TrainStageResult:
         from agentdistill.training.sft import train
 
         cfg = self._train_config(r)
         cfg.validate()
         result = train(cfg)
-        return {"student": f"hf:{cfg.output_dir}", "steps": result.steps, "final_loss": result.final_loss,
-                "examples": result.data.used}  # fmt: skip
+        examples = result.data.used if result.data is not None else None
+        student = f"hf:{cfg.output_dir}"
+        return TrainStageResult(
+            student=student, steps=result.steps, final_loss=result.final_loss, examples=examples
+        )
 
     # -- pool evaluation and the stop rule ---------------------------------------------------------
 
-    def stage_pool_eval(self, r: int) -> dict[str, Any]:
+    def stage_pool_eval(self, r: int) -> PoolEvalStageResult:
         """The round's student on the whole pool: its failures on the train split drive the next round,
         its accuracy on the dev split the stop."""
         from agentdistill.evaluation.run import run_eval
+        from agentdistill.evaluation.runner import read_predictions
 
         train, dev = self.split()
         cfg = dataclasses.replace(
@@ -270,78 +331,79 @@ class Pipeline:
         result = run_eval(cfg, progress=self.progress, tasks=[*train, *dev])
         if result.transient:
             raise IncompleteRunError(f"pool eval of round {r}: {result.transient} tasks hit an outage; rerun")
-        from agentdistill.evaluation.runner import read_predictions
-
         preds = read_predictions(Path(cfg.out) / "predictions.jsonl")
         solved = {i: is_success(preds[i].score) for i in preds}
         dev_ids = {t.id for t in dev}
-        train_acc = _mean(solved[t.id] for t in train)
-        dev_acc = _mean(solved[t.id] for t in dev)
-        return {
-            "train_accuracy": train_acc,
-            "dev_accuracy": dev_acc,
-            "failed_ids": sorted(i for i, ok in solved.items() if not ok and i not in dev_ids),
-        }
+        return PoolEvalStageResult(
+            train_accuracy=_mean(solved[t.id] for t in train),
+            dev_accuracy=_mean(solved[t.id] for t in dev),
+            failed_ids=sorted(i for i, ok in solved.items() if not ok and i not in dev_ids),
+        )
+
+    def _dev_accuracy(self, r: int) -> float:
+        return self.results[self._key("pool_eval", r)]["dev_accuracy"] or 0.0
 
     def _best_round(self, done: int) -> int:
-        scores = [
-            (self.results[self._key("pool_eval", r)]["dev_accuracy"] or 0.0, -r) for r in range(1, done + 1)
-        ]
-        return -max(scores)[1]
+        return -max((self._dev_accuracy(r), -r) for r in range(1, done + 1))[1]
 
     def _should_stop(self, r: int) -> bool:
         if r == 1:
             return False
-        best_before = max(self.results[self._key("pool_eval", i)]["dev_accuracy"] or 0.0 for i in range(1, r))
-        now = self.results[self._key("pool_eval", r)]["dev_accuracy"] or 0.0
-        return now <= best_before + self.config.rounds.min_gain
+        best_before = max(self._dev_accuracy(i) for i in range(1, r))
+        return self._dev_accuracy(r) <= best_before + self.config.rounds.min_gain
 
-    # -- eval and report ---------------------------------------------------------------------------
+    # -- rl, eval and report -----------------------------------------------------------------------
 
     def _eval_config(self, name: str, spec: str) -> EvalConfig:
         e = self.config.eval
+        benchmarks = dataclasses.replace(
+            e.benchmarks,
+            data_dir=e.benchmarks.data_dir or self.config.generate.tasks.data_dir,
+            strict_data=e.benchmarks.strict_data or self.config.strict_data,
+        )
         return dataclasses.replace(
             e,
             out=str(self.run_dir / "eval" / name),
             name=name,
             model=dataclasses.replace(e.model, spec=spec),
-            data_dir=e.data_dir or self.config.generate.data_dir,
+            benchmarks=benchmarks,
             overwrite=True,
-            strict_data=e.strict_data or self.config.strict_data,
         )
 
-    def _rl_config(self, student: Path) -> Any:
+    def _rl_config(self, student: Path) -> RLConfig:
         rl = self.config.rl
         assert rl is not None
         return dataclasses.replace(
             rl,
-            model=f"hf:{student}",
+            student=dataclasses.replace(rl.student, spec=f"hf:{student}"),
             output_dir=str(self.run_dir / "rl"),
-            tasks=rl.tasks or list(self.config.generate.tasks),
-            domain=rl.domain or self.config.generate.domain,
-            data_dir=rl.data_dir or self.config.generate.data_dir,
+            tasks=rl.tasks.with_defaults(self.config.generate.tasks),
         )
 
-    def stage_rl(self, student: Path) -> dict[str, Any]:
+    def stage_rl(self, student: Path) -> RLStageResult:
+        from agentdistill.training.base import check_output_dir
         from agentdistill.training.grpo import train_rl
-        from agentdistill.training.sft import check_output_dir
 
         cfg = self._rl_config(student)
         check_output_dir(Path(cfg.output_dir), overwrite=True)  # this stage owns run_dir/rl
         result = train_rl(cfg, log=self.log)
-        return {"policy": f"hf:{cfg.output_dir}", "steps": result.steps, "rollouts": result.rollouts.to_dict(),
-                "reward_history": result.reward_history}  # fmt: skip
+        return RLStageResult(
+            policy=f"hf:{cfg.output_dir}",
+            steps=result.steps,
+            rollouts=result.rollouts.to_dict(),
+            reward_history=result.reward_history,
+        )
 
-    def stage_eval(self, student: Path) -> dict[str, Any]:
+    def stage_eval(self, student: Path) -> EvalStageResult:
         from agentdistill.evaluation.run import run_eval
 
         e = self.config.eval
         runs = {}
         targets = [("student", f"hf:{student}")]
         if self.config.baseline:
-            targets.insert(0, ("base", self.config.train.student))
+            targets.insert(0, ("base", self.config.train.student.spec))
         for name, spec in targets:
-            self.log(f"evaluating {name} ({spec}) on {', '.join(e.benchmarks)}")
+            self.log(f"evaluating {name} ({spec}) on {', '.join(e.benchmarks.specs)}")
             result = run_eval(self._eval_config(name, spec), progress=self.progress)
             if result.transient:
                 raise IncompleteRunError(
@@ -349,14 +411,14 @@ class Pipeline:
                     "rerun the pipeline to retry them"
                 )
             runs[name] = str(result.out_dir)
-        return {"runs": runs}
+        return EvalStageResult(runs=runs)
 
-    def stage_report(self) -> dict[str, Any]:
+    def stage_report(self) -> ReportStageResult:
         from agentdistill.evaluation.report import write_report
 
-        runs = self.results.get("eval", {}).get("runs") or {}
+        runs = self.results["eval"]["runs"] if "eval" in self.results else {}
         if not runs:
-            return {}
+            return ReportStageResult()
         report = write_report(list(runs.values()), self.run_dir / "report", names=list(runs))
         plots = [str(p) for p in report.plots]
         markdown = report.markdown
@@ -366,82 +428,132 @@ class Pipeline:
 
             plots.append(str(plot_rounds(rounds["rounds"], self.run_dir / "report" / "rounds.png")))
             markdown += render_rounds(rounds)
-            (self.run_dir / "report" / "report.md").write_text(markdown, encoding="utf-8")
-        return {"table": str(report.table), "plots": plots, "markdown": markdown}
+        markdown += render_stages(self.results)
+        (self.run_dir / "report" / "report.md").write_text(markdown, encoding="utf-8")
+        return ReportStageResult(table=str(report.table), plots=plots, markdown=markdown)
 
     # -- driver ------------------------------------------------------------------------------------
 
-    def run(self) -> dict[str, dict[str, Any]]:
+    def run(self) -> dict[str, StageResult]:
         """Run every stage that is not already complete; returns each stage's result."""
         with DirectoryLock(self.run_dir, "pipeline"):
-            (self.run_dir / "pipeline.json").write_text(
-                json.dumps(to_dict(self.config), indent=2, default=str)
-            )
-            return self._run_stages()
+            self._write_record()
+            results = self._run_stages()
+            self._write_record()
+            return results
 
-    def _run_stages(self) -> dict[str, dict[str, Any]]:
+    def _run_stages(self) -> dict[str, StageResult]:
         c = self.config
         student = self._run_rounds()
         if c.rl is not None:
-            from agentdistill.fingerprints import checkpoint_fingerprint
-
-            settings = {"rl": to_dict(self._rl_config(student)), "weights": checkpoint_fingerprint(student)}
-            self.results["rl"] = self._step("rl", settings, lambda: self.stage_rl(student))
+            settings = {"rl": to_dict(self._rl_config(student)), "weights": _weights(student)}
+            self._step(
+                "rl", settings, lambda: self.stage_rl(student), reads=[student], writes=[self.run_dir / "rl"]
+            )
             student = self.run_dir / "rl"
-        if c.eval.benchmarks:
-            from agentdistill.fingerprints import checkpoint_fingerprint
-
-            weights = checkpoint_fingerprint(student) if student.is_dir() else None
+        if c.eval.benchmarks.specs:
             settings = {
                 "eval": to_dict(c.eval),
                 "baseline": c.baseline,
                 "student": str(student),
-                "weights": weights,
+                "weights": _weights(student),
             }
-            self.results["eval"] = self._step("eval", settings, lambda: self.stage_eval(student))
-        self._step("report", {"input": _files_digest(self.run_dir / "eval"), "rounds": self.results.get("rounds")},
-                   self.stage_report)  # fmt: skip
+            self._step(
+                "eval",
+                settings,
+                lambda: self.stage_eval(student),
+                reads=[student],
+                writes=[self.run_dir / "eval"],
+            )
+        report_settings = {"input": _files_digest(self.run_dir / "eval"), "rounds": self._rounds_record()}
+        self._step(
+            "report",
+            report_settings,
+            self.stage_report,
+            reads=[self.run_dir / "eval"],
+            writes=[self.run_dir / "report"],
+        )
         return self.results
+
+    def _rounds_record(self) -> dict[str, Any] | None:
+        rounds = self.results.get("rounds")
+        return {"rounds": rounds["rounds"], "best": rounds["best"]} if rounds else None
+
+    def _run_round(self, r: int) -> dict[str, Any]:
+        """Generate, filter, train (and, with several rounds, evaluate on the pool) for round r; returns the
+        round's entry of ``rounds.json``."""
+        c = self.config
+        boost = self._failed_ids(r - 1) if r > 1 else None
+        trajectories, filtered, student = (
+            self.round_dir(r, w) for w in ("trajectories", "filtered", "student")
+        )
+        gen_settings = {
+            "generate": to_dict(self._generate_config(r)),
+            "split": self._split_settings(),
+            "boost": boost,
+            "rounds": self._round_settings(r),
+            "teacher_weights": self._teacher_weights(r),
+        }
+        gen = self._step("generate", gen_settings, lambda: self.stage_generate(r), r=r, writes=[trajectories])
+        inputs = self._round_inputs(r)
+        filter_settings = {
+            "filters": [to_dict(f) for f in c.filters],
+            "input": [_files_digest(self.round_dir(i, "trajectories")) for i in range(1, r + 1)],
+        }
+        filt = self._step(
+            "filter",
+            filter_settings,
+            lambda: self.stage_filter(r),
+            r=r,
+            reads=inputs,
+            writes=[filtered],
+        )
+        train_settings = {"train": to_dict(c.train), "input": _files_digest(filtered)}
+        tr = self._step(
+            "train",
+            train_settings,
+            lambda: self.stage_train(r),
+            r=r,
+            reads=[filtered],
+            writes=[student],
+        )
+        entry = {"round": r, "episodes": gen["episodes"], "kept": filt["kept"], "examples": tr["examples"]}
+        if self.multi_round:
+            pool_settings = {
+                "eval": to_dict(c.eval),
+                "split": self._split_settings(),
+                "weights": _weights(student),
+            }
+            pool = self._step(
+                "pool_eval",
+                pool_settings,
+                lambda: self.stage_pool_eval(r),
+                r=r,
+                reads=[student],
+                writes=[self.round_dir(r, "pool_eval")],
+            )
+            entry.update(
+                train_accuracy=pool["train_accuracy"],
+                dev_accuracy=pool["dev_accuracy"],
+                failed=len(pool["failed_ids"]),
+            )
+        return entry
 
     def _run_rounds(self) -> Path:
         """Rounds 1..R of generate, filter, train (and pool eval); returns the student to evaluate."""
-        c = self.config
         log: list[dict[str, Any]] = []
         last = 1
-        for r in range(1, c.rounds.count + 1):
+        for r in range(1, self.config.rounds.count + 1):
             last = r
-            boost = self.results[self._key("pool_eval", r - 1)]["failed_ids"] if r > 1 else None
-            gen = self._step(self._key("generate", r), {"generate": to_dict(self._generate_config(r)),
-                             "split": self._split_settings(), "boost": boost, "rounds": self._round_settings(r),
-                             "teacher_weights": self._teacher_weights(r)}, lambda r=r: self.stage_generate(r))  # fmt: skip
-            inputs_digest = [_files_digest(self.round_dir(i, "trajectories")) for i in range(1, r + 1)]
-            filt = self._step(self._key("filter", r), {"filters": [to_dict(f) for f in c.filters], "input": inputs_digest},
-                              lambda r=r: self.stage_filter(r))  # fmt: skip
-            tr = self._step(self._key("train", r), {"train": to_dict(c.train), "input": _files_digest(self.round_dir(r, "filtered"))},
-                            lambda r=r: self.stage_train(r))  # fmt: skip
-            entry = {
-                "round": r,
-                "episodes": gen.get("episodes", 0),
-                "kept": filt.get("kept"),
-                "examples": tr.get("examples"),
-            }
-            if self.multi_round:
-                from agentdistill.fingerprints import checkpoint_fingerprint
-
-                weights = checkpoint_fingerprint(self.round_dir(r, "student"))
-                pool = self._step(self._key("pool_eval", r), {"eval": to_dict(c.eval), "split": self._split_settings(),
-                                  "weights": weights}, lambda r=r: self.stage_pool_eval(r))  # fmt: skip
-                entry.update(train_accuracy=pool["train_accuracy"], dev_accuracy=pool["dev_accuracy"],
-                             failed=len(pool["failed_ids"]))  # fmt: skip
-            log.append(entry)
-            if self.multi_round and (
-                self._should_stop(r) or not self.results[self._key("pool_eval", r)]["failed_ids"]
-            ):
+            log.append(self._run_round(r))
+            if self.multi_round and (self._should_stop(r) or not self._failed_ids(r)):
                 break
         best = self._best_round(last) if self.multi_round else 1
-        self.results["rounds"] = {"rounds": log, "best": best}
+        self.results["rounds"] = RoundsResult(rounds=log, best=best)
         if self.multi_round:
-            (self.run_dir / "rounds.json").write_text(json.dumps(self.results["rounds"], indent=2) + "\n")
+            (self.run_dir / "rounds.json").write_text(
+                json.dumps({"rounds": log, "best": best}, indent=2) + "\n"
+            )
             self.log(f"rounds: best dev accuracy in round {best} of {last}")
         return self.round_dir(best, "student")
 
@@ -460,10 +572,7 @@ class Pipeline:
         """The generating student's checkpoint in a self-improvement round (its retraining reruns it)."""
         if r == 1 or self.config.rounds.teacher != "student":
             return None
-        from agentdistill.fingerprints import checkpoint_fingerprint
-
-        folder = self.round_dir(r - 1, "student")
-        return checkpoint_fingerprint(folder) if folder.is_dir() else None
+        return _weights(self.round_dir(r - 1, "student"))
 
 
 def _mean(values: Any) -> float | None:
@@ -471,7 +580,7 @@ def _mean(values: Any) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def render_rounds(rounds: dict[str, Any]) -> str:
+def render_rounds(rounds: Mapping[str, Any]) -> str:
     """The per-round table for report.md."""
     lines = [
         "\n## Rounds\n",
@@ -488,6 +597,16 @@ def render_rounds(rounds: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_pipeline(config: PipelineConfig, **kwargs: Any) -> dict[str, dict[str, Any]]:
+def render_stages(results: Mapping[str, StageResult]) -> str:
+    """Every stage that ran, with what it came to and its wall time, for report.md."""
+    lines = ["\n## Stages\n", "| stage | result | minutes |", "|---|---|---|"]
+    for key, result in results.items():
+        if isinstance(result, RoundsResult):
+            continue
+        lines.append(f"| {key} | {result.summary().replace('|', '/')} | {result.seconds / 60:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_pipeline(config: PipelineConfig, **kwargs: Any) -> dict[str, StageResult]:
     """Run (or resume) a pipeline; see :class:`Pipeline`."""
     return Pipeline(config, **kwargs).run()

@@ -4,28 +4,44 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
+
+from agentdistill.cli_options import ConfigFlags, config_yaml, print_config_option, set_option
+from agentdistill.sandbox.config import SandboxConfig
 
 sandbox_app = typer.Typer(help="Run model code in the sandbox; check backends; build the Docker image.")
 
 
+# flag -> SandboxConfig field; every other field (limits.cpu_time_s, preload, docker_image...) is reachable
+# with --set
+EXEC_FLAGS = ConfigFlags(
+    SandboxConfig,
+    {"backend": "backend", "timeout": "limits.wall_time_s", "memory_mb": "limits.memory_mb"},
+)
+_opt = EXEC_FLAGS.option
+
+
 @sandbox_app.command("exec")
 def exec_command(
-    file: str = typer.Argument("-", help="Python file to run, or - for stdin."),
-    backend: str = typer.Option(
-        "local", "--backend", "-b", help="local, docker, or unsafe-local (NO isolation)."
-    ),
-    timeout: float | None = typer.Option(None, "--timeout", help="Wall time limit in seconds."),
-    memory_mb: int | None = typer.Option(None, "--memory-mb", help="Memory limit in MiB."),
+    file: Annotated[str, typer.Argument(help="Python file to run, or - for stdin.")] = "-",
+    backend: Annotated[str | None, _opt("backend", "--backend", "-b")] = None,
+    timeout: Annotated[float | None, _opt("timeout", "--timeout")] = None,
+    memory_mb: Annotated[int | None, _opt("memory_mb", "--memory-mb")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML SandboxConfig; flags override it.")] = None,
+    set_: Annotated[list[str] | None, set_option()] = None,
+    print_config: Annotated[bool, print_config_option()] = False,
 ) -> None:
     """Run one step of code in a fresh sandbox and print the ExecResult as JSON."""
-    from agentdistill.sandbox.config import SandboxConfig
     from agentdistill.sandbox.session import Sandbox
 
+    cfg = EXEC_FLAGS.load(config, locals(), set_)
+    if print_config:
+        typer.echo(config_yaml(cfg), nl=False)
+        return
     code = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
-    limits = {k: v for k, v in {"wall_time_s": timeout, "memory_mb": memory_mb}.items() if v is not None}
-    with Sandbox.open(SandboxConfig(backend=backend), **limits) as sb:
+    with Sandbox.open(cfg) as sb:
         result = sb.run(code)
     typer.echo(result.model_dump_json(indent=2))
     if not result.ok:

@@ -11,66 +11,45 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from agentdistill.config import ConfigError, to_dict
+from agentdistill.config import ConfigError
 from agentdistill.errors import AgentDistillError
 from agentdistill.schema import Task
+from agentdistill.training import base
 from agentdistill.training.rl_config import RLConfig
 from agentdistill.training.rollouts import RolloutRunner, RolloutStats
 
 SUMMARY_FILE = "rl_summary.json"
+TASKS_EXAMPLE = "gsm8k:train[:200]"
 
 
 @dataclasses.dataclass
-class RLResult:
+class RLResult(base.TrainingResult):
     """What an RL run did; also written to ``<output_dir>/rl_summary.json``."""
 
-    output_dir: str
-    steps: int
-    tasks: int
-    rollouts: RolloutStats
-    reward_history: list[dict[str, float]]
-    """Per logged step: the mean reward, its std within groups, and each reward's mean."""
-    train_runtime_s: float
-    trainable_params: int
-    total_params: int
-    lora: bool
-    merged: bool
-    cuda_peak_mib: float | None = None
+    SUMMARY_FILE: ClassVar[str] = SUMMARY_FILE
 
-    @property
-    def steps_per_s(self) -> float:
-        return self.steps / self.train_runtime_s if self.train_runtime_s else 0.0
+    tasks: int = 0
+    rollouts: RolloutStats = dataclasses.field(default_factory=RolloutStats)
+    reward_history: list[dict[str, float]] = dataclasses.field(default_factory=list)
+    """Per logged step: the mean reward, its std within groups, and each reward's mean."""
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["rollouts"] = self.rollouts.to_dict()
-        d["steps_per_s"] = self.steps_per_s
-        return d
+        return {**super().to_dict(), "rollouts": self.rollouts.to_dict()}
 
 
 def load_rl_tasks(cfg: RLConfig) -> list[Task]:
     """The training tasks (duplicates by id dropped); each needs a gold answer and a distinct question
     (the question is how a TRL prompt finds its task again)."""
-    from agentdistill.tasks.specs import check_distinct_files, load_tasks
-
-    check_distinct_files(cfg.tasks)
-    tasks: dict[str, Task] = {}
-    for spec in cfg.tasks:
-        for t in load_tasks(
-            spec, strict=cfg.strict_data, data_dir=cfg.data_dir, seed=cfg.seed, domain=cfg.domain
-        ):
-            tasks.setdefault(t.id, t)
+    tasks = cfg.tasks.load(flag="--tasks", example=TASKS_EXAMPLE, what="training tasks")
     if not tasks:
-        raise AgentDistillError(f"rl: the task specs {cfg.tasks} hold no task")
+        raise AgentDistillError(f"rl: the task specs {cfg.tasks.specs} hold no task")
     by_question: dict[str, Task] = {}
-    for t in tasks.values():
+    for t in tasks:
         if t.answer is None:
             raise AgentDistillError(f"rl: task {t.id} has no gold answer; rewards need one")
         other = by_question.setdefault(t.question, t)
@@ -78,7 +57,7 @@ def load_rl_tasks(cfg: RLConfig) -> list[Task]:
             raise AgentDistillError(
                 f"rl: tasks {other.id} and {t.id} ask the same question with different answers; drop one"
             )
-    return list(tasks.values())
+    return tasks
 
 
 def trl_reward_functions(names: list[str]) -> list[Callable[..., list[float | None]]]:
@@ -97,26 +76,17 @@ def trl_reward_functions(names: list[str]) -> list[Callable[..., list[float | No
 
 def grpo_config(cfg: RLConfig) -> Any:
     """The ``trl.GRPOConfig`` for ``cfg``; ``trainer_overrides`` are applied last."""
-    import torch
     from trl import GRPOConfig
 
-    from agentdistill.training.sft import _checkpointing_key, use_bf16, world_size
-
-    processes = world_size()
+    processes = base.world_size()
     rollouts = cfg.group_size * cfg.tasks_per_step
     if rollouts % (cfg.micro_batch_size * processes):
         raise ConfigError(
             f"rl: group_size x tasks_per_step = {rollouts} rollouts per step is not a multiple of "
             f"micro_batch_size x processes = {cfg.micro_batch_size} x {processes}"
         )
-    bf16 = use_bf16(cfg)
-    kwargs: dict[str, Any] = {
-        "output_dir": cfg.output_dir,
+    specific: dict[str, Any] = {
         "max_steps": cfg.steps,
-        "learning_rate": cfg.learning_rate,
-        "lr_scheduler_type": cfg.lr_scheduler_type,
-        "warmup_steps": cfg.warmup_ratio,
-        "max_grad_norm": cfg.max_grad_norm,
         # a step generates all its groups at once and accumulates them in micro-batches
         "per_device_train_batch_size": cfg.micro_batch_size,
         "gradient_accumulation_steps": rollouts // (cfg.micro_batch_size * processes),
@@ -125,32 +95,18 @@ def grpo_config(cfg: RLConfig) -> Any:
         "epsilon": cfg.epsilon,
         "loss_type": cfg.loss_type,
         "scale_rewards": cfg.scale_rewards,
-        "temperature": cfg.temperature,
-        "top_p": cfg.top_p,
+        "temperature": cfg.agent.temperature,
+        "top_p": cfg.agent.top_p,
         "max_completion_length": cfg.max_length,
         "reward_weights": [float(w) for w in cfg.rewards.values()],
-        _checkpointing_key(GRPOConfig): cfg.gradient_checkpointing,
-        "bf16": bf16,
-        "seed": cfg.seed,
-        "data_seed": cfg.seed,
-        "logging_steps": cfg.logging_steps,
-        "logging_first_step": True,
         "save_strategy": "steps" if cfg.save_steps else "no",
         "save_steps": cfg.save_steps or 500,
-        "report_to": cfg.report_to,
-        "run_name": cfg.run_name,
-        "dataloader_pin_memory": torch.cuda.is_available(),
-        "model_init_kwargs": {"dtype": "bfloat16" if (bf16 and cfg.lora) else "float32"},
         "remove_unused_columns": False,
         "vllm_importance_sampling_correction": False,  # rollouts return no per-token sampling logprobs
     }
     if cfg.vllm_server is not None:
-        kwargs.update(use_vllm=True, vllm_mode="server", vllm_server_base_url=cfg.vllm_server.rstrip("/"))
-    kwargs.update(cfg.trainer_overrides)
-    try:
-        return GRPOConfig(**kwargs)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"rl: invalid trainer setting: {e}") from None
+        specific.update(use_vllm=True, vllm_mode="server", vllm_server_base_url=cfg.vllm_server.rstrip("/"))
+    return base.trl_config(GRPOConfig, cfg, specific)
 
 
 def _policy_source(
@@ -162,12 +118,10 @@ def _policy_source(
 
     if cfg.vllm_server is not None:
         return rl_generation.trl_server_policy(cfg)
-    if cfg.serve is not None:
-        from agentdistill.training.sft import world_size
-
-        if world_size() > 1:
+    if cfg.student.serve is not None:
+        if base.world_size() > 1:
             raise ConfigError(
-                "rl: `serve` runs one managed server for one process; on several use vllm_server"
+                "rl: `student.serve` runs one managed server for one process; on several use vllm_server"
             )
         if log:
             log("starting a managed vLLM server for the rollouts (LoRA hot-loaded every step)")
@@ -181,24 +135,14 @@ def _policy_source(
 def train_rl(
     cfg: RLConfig, *, callbacks: list[Any] | None = None, log: Callable[[str], None] | None = None
 ) -> RLResult:
-    """Run GRPO from ``cfg.model`` on ``cfg.tasks`` and write the policy to ``cfg.output_dir``."""
+    """Run GRPO from ``cfg.student`` on ``cfg.tasks`` and write the policy to ``cfg.output_dir``."""
     import datasets
     from trl import GRPOTrainer
 
-    from agentdistill.training.sft import (
-        count_parameters,
-        cuda_peak_mib,
-        load_tokenizer,
-        lora_config,
-        resolve_student,
-        save_student_files,
-        save_trained,
-    )
-
     cfg.validate()
     tasks = load_rl_tasks(cfg)
-    model_path = resolve_student(cfg.model)
-    tokenizer = load_tokenizer(model_path)
+    model_path = base.resolve_student(cfg.student)
+    tokenizer = base.load_tokenizer(model_path)
     tokenizer.padding_side = "left"  # what GRPO (and batched generation) expect
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -219,36 +163,20 @@ def train_rl(
             args=grpo_config(cfg),
             train_dataset=dataset,
             processing_class=tokenizer,
-            peft_config=lora_config(cfg) if cfg.lora else None,
+            peft_config=base.lora_config(cfg),
             callbacks=callbacks,
             rollout_func=runner,
         )
-        trainable, total = count_parameters(trainer.model)
-        started = time.perf_counter()
-        trainer.train()
-        runtime = time.perf_counter() - started
-
-    merged = save_trained(trainer, tokenizer, model_path, out, merge=cfg.lora and cfg.merge)
+        fitted = base.fit_and_save(trainer, cfg, tokenizer, model_path)
 
     result = RLResult(
-        output_dir=str(out),
-        steps=int(trainer.state.global_step),
+        **fitted.common,
         tasks=len(tasks),
         rollouts=runner.stats,
         reward_history=reward_history(trainer.state.log_history, list(cfg.rewards)),
-        train_runtime_s=runtime,
-        trainable_params=trainable,
-        total_params=total,
-        lora=cfg.lora,
-        merged=merged,
-        cuda_peak_mib=cuda_peak_mib(),
     )
-    if trainer.accelerator.is_main_process:
-        tokenizer.padding_side = "right"
-        save_student_files(tokenizer, out)
-        (out / SUMMARY_FILE).write_text(
-            json.dumps({"config": to_dict(cfg), "result": result.to_dict()}, indent=2, default=str)
-        )
+    tokenizer.padding_side = "right"
+    base.write_summary(trainer, tokenizer, cfg, result)
     return result
 
 

@@ -2,7 +2,7 @@
 
 * in this process (default): the policy being trained, through the ``hf:`` backend's batching
   (:meth:`~agentdistill.models.hf.HFChatModel.from_loaded`), unwrapped from DDP/FSDP/ZeRO-3 as TRL does;
-* a managed vLLM (``serve``): ``agentdistill serve`` runs the starting model with LoRA enabled, and before each
+* a managed vLLM (``student.serve``): ``agentdistill serve`` runs the starting model with LoRA enabled, and before each
   step the trained adapter is saved and hot-loaded into it (``/v1/load_lora_adapter``), so the rollouts of step
   N sample from the adapter of step N. Works with the CPU build of vLLM; needs ``lora: true``;
 * a ``trl vllm-serve`` server (``vllm_server``): TRL pushes the full weights to it before each step (NCCL, GPUs)
@@ -54,7 +54,7 @@ class ServedLoRAPolicy:
         from agentdistill.models.config import ServeConfig
         from agentdistill.models.serve import VLLMServer
 
-        serve = cfg.serve or ServeConfig()
+        serve = cfg.student.serve or ServeConfig()
         extra = [
             *serve.extra_args,
             "--enable-lora",

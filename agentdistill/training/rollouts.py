@@ -1,10 +1,11 @@
 """CodeAct episodes as GRPO rollouts: TRL's ``rollout_func`` runs our agent in our sandbox with our tools.
 
 TRL's ``GRPOTrainer`` hands :class:`RolloutRunner` the prompts of a generation batch (each task
-``group_size`` times in a row); the runner plays one full episode per prompt with
-:class:`~agentdistill.agents.codeact.CodeActAgent` (generating with the policy being trained, in this
-process, or through a ``trl vllm-serve`` server that TRL keeps in sync), scores it with the registered
-rewards and turns it into token ids for the loss.
+``group_size`` times in a row); the runner plays one full episode per prompt through the episode engine
+(:mod:`agentdistill.episodes.engine`, the one generation and evaluation use) with the ``agent`` solver of
+:func:`~agentdistill.agents.solvers.make_solver` (generating with the policy being trained, in this
+process, or through a server kept in sync), scores it with the registered rewards and turns it into token
+ids for the loss.
 
 Token ids come from :func:`~agentdistill.training.masking.mask_conversation`, the same offset-based masking
 as SFT: every message the policy wrote is flagged ``train`` (stored verbatim, exactly as sampled) and every
@@ -15,7 +16,6 @@ its ``env_mask`` (TRL's name for the loss mask inside a completion) is 1 exactly
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import Sequence
@@ -130,11 +130,6 @@ class RolloutRunner:
             self._store = TrajectoryStore(Path(out_dir) / ROLLOUTS_DIR)
         self._calls = 0
 
-    def agent_config(self) -> Any:
-        return dataclasses.replace(
-            self.config.agent, temperature=self.config.temperature, top_p=self.config.top_p, seed=None
-        )
-
     def task_of(self, prompt: Any) -> Task:
         text = prompt[-1]["content"] if isinstance(prompt, list) else str(prompt)
         try:
@@ -182,23 +177,24 @@ class RolloutRunner:
         return run_sync(self._play(model, tasks))
 
     async def _play(self, model: Any, tasks: list[Task]) -> list[Trajectory]:
-        from agentdistill.agents.codeact import CodeActAgent
+        from agentdistill.agents.solvers import SolverContext, make_solver
+        from agentdistill.episodes.engine import Episode, EpisodeEngine
 
-        agent = CodeActAgent(
-            model,
-            self.agent_config(),
-            sandbox=self.config.sandbox,
-            tools=self._tools(),
+        context = SolverContext(
+            model=model,
+            model_spec=getattr(model, "name", "policy"),
             role="student",
+            agent=self.config.agent,
+            sandbox=self.config.sandbox,
+            retrieval=self.config.retrieval,
+            tools=self._tools(),
             verbatim=True,
         )
-        gate = asyncio.Semaphore(self.config.concurrency)
-
-        async def one(task: Task, k: int) -> Trajectory:
-            async with gate:
-                return await agent.arun(task, sample=k)
-
-        return list(await asyncio.gather(*(one(t, k) for k, t in enumerate(tasks))))
+        engine = EpisodeEngine(
+            concurrency=self.config.concurrency, executor=self.config.executor, label="rollouts"
+        )
+        episodes = [Episode(f"{t.id}#{k}", t, k) for k, t in enumerate(tasks)]
+        return await engine.play(episodes, make_solver("agent", context))
 
     def _tools(self) -> dict[str, Any]:
         """The agent's host tools, built once (``web_search`` opens the retrieval index only for QA tasks)."""

@@ -10,14 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agentdistill.cli_options import print_config_option
 from agentdistill.errors import AgentDistillError
 
 trajectories_app = typer.Typer(
     help="Inspect, filter, export, view and import trajectory sets.", no_args_is_help=True
 )
-
-
-FILTER_RECORD = "filter.json"
 
 
 def _console() -> Console:
@@ -44,95 +42,67 @@ def stats_command(
         console.print(table)
 
 
+def _filter_help() -> str:
+    """The ``--filter`` help: every registered filter with its arguments and defaults (from the registry)."""
+    from agentdistill.trajectories.filters import describe_filters
+
+    shown = []
+    for name, _, args in describe_filters():
+        given = ", ".join(f"{a}={d!r}" if d != "required" else f"{a} (required)" for a, _, d in args)
+        shown.append(f"{name}({given})" if given else name)
+    return (
+        "A filter, applied in the order given (repeatable): NAME or NAME:ARG=VALUE,... (values are YAML), e.g. "
+        "--filter correct --filter per_task:k=2. Filters and their arguments: " + "; ".join(shown) + "."
+    )
+
+
 @trajectories_app.command("filter")
 def filter_command(
-    path: Annotated[str, typer.Argument(help="Input trajectory directory or JSONL file.")],
+    paths: Annotated[
+        list[str], typer.Argument(help="Input trajectory directories or JSONL files (read in order).")
+    ],
     out: Annotated[
         str, typer.Option("--out", "-o", help="Output trajectory directory (must be new or empty).")
     ],
-    correct: Annotated[
-        bool, typer.Option("--correct", help="Keep only correct episodes (score 1.0).")
-    ] = False,
-    min_score: Annotated[
-        float | None,
-        typer.Option("--min-score", help="Keep episodes scoring at least this (implies re-scoring)."),
-    ] = None,
-    stored_score: Annotated[
-        bool,
-        typer.Option(
-            "--stored-score", help="Trust the stored score instead of re-scoring with evaluation metrics."
-        ),
-    ] = False,
-    no_parse_errors: Annotated[
-        bool, typer.Option("--no-parse-errors", help="Drop episodes with any parse error.")
-    ] = False,
-    max_parse_errors: Annotated[
-        int | None, typer.Option("--max-parse-errors", help="Drop episodes with more parse errors than this.")
-    ] = None,
-    max_steps: Annotated[
-        int | None, typer.Option("--max-steps", help="Drop episodes with more steps.")
-    ] = None,
-    drop_unfinished: Annotated[
-        bool,
-        typer.Option(
-            "--drop-unfinished", help="Drop episodes that hit max_steps without calling final_answer."
-        ),
-    ] = False,
-    keep_failed: Annotated[
-        bool, typer.Option("--keep-failed", help="Keep crashed episodes (status failed); dropped by default.")
-    ] = False,
-    max_chars: Annotated[
-        int | None, typer.Option("--max-chars", help="Drop episodes longer than this many characters.")
-    ] = None,
-    max_tokens: Annotated[
-        int | None,
-        typer.Option("--max-tokens", help="Drop episodes longer than this many tokens (--tokenizer)."),
-    ] = None,
-    tokenizer: Annotated[
+    filter_: Annotated[list[str] | None, typer.Option("--filter", "-f", help=_filter_help())] = None,
+    config: Annotated[
         str | None,
-        typer.Option("--tokenizer", help="Tokenizer for --max-tokens: path, hub id, or 'default'."),
-    ] = None,
-    grounded: Annotated[
-        bool,
         typer.Option(
-            "--grounded",
-            help="Drop math episodes whose final answer was not computed by their code (a guessed literal), "
-            "or whose trained messages state the gold answer before an observation did.",
+            "--config",
+            help="A filter chain: a YAML list of filters or {filters: [...], data_dir: ...}, e.g. the "
+            "filters.yaml of a pipeline's filtered/ folder (--filter flags are appended to it). With neither "
+            "--config nor --filter: the pipeline's default chain.",
         ),
-    ] = False,
-    dedup: Annotated[
-        bool, typer.Option("--dedup", help="Drop repeats (same task and same assistant messages).")
-    ] = False,
-    per_task: Annotated[
-        int | None, typer.Option("--per-task", help="Keep at most K episodes per task.")
     ] = None,
-    decontaminate: Annotated[
-        bool,
-        typer.Option("--decontaminate", help="Drop tasks whose question is in a registered evaluation set."),
-    ] = False,
     data_dir: Annotated[
         str | None,
-        typer.Option(
-            "--data-dir", help="Benchmark data for --decontaminate (default $AGENTDISTILL_DATA_DIR)."
-        ),
+        typer.Option("--data-dir", help="Benchmark data for decontaminate (default $AGENTDISTILL_DATA_DIR)."),
     ] = None,
+    print_config: Annotated[bool, print_config_option()] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Write the episodes that pass every filter to OUT and print what each filter dropped."""
+    from agentdistill.config import load_config
     from agentdistill.trajectories import filters as F
-    from agentdistill.trajectories.store import TrajectoryStore, iter_trajectories, shard_paths
+    from agentdistill.trajectories.store import shard_paths
 
+    cfg = load_config(F.FilterConfig, config, {"data_dir": data_dir})
+    flags = [F.FilterSpec.parse(text) for text in filter_ or []]
+    if flags:
+        cfg.filters = [*(cfg.filters if config else []), *flags]
+    if print_config:
+        typer.echo(cfg.to_yaml(), nl=False)
+        return
     out_dir = Path(out)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise AgentDistillError(f"{out_dir} exists and is not an empty directory; choose a new --out")
-    if Path(path).resolve() == out_dir.resolve():
+    if any(Path(p).resolve() == out_dir.resolve() for p in paths):
         raise AgentDistillError("--out must differ from the input")
-    shard_paths(path)  # a clear error for a missing input before anything is created
-    if max_tokens is not None and tokenizer is None:
-        raise AgentDistillError("--max-tokens needs --tokenizer (a tokenizer path or hub id)")
+    for path in paths:
+        shard_paths(path)  # a clear error for a missing input before anything is created
     console = _console()
-    if decontaminate:
-        found = F.evaluation_questions(data_dir)
+    if any(spec.name == "decontaminate" for spec in cfg.filters):
+        found = F.evaluation_questions(cfg.data_dir)
         if found.missing:
             console.print(
                 f"[yellow]warning:[/] evaluation sets not found in the data dir: {', '.join(found.missing)}"
@@ -142,38 +112,13 @@ def filter_command(
                 "[yellow]warning:[/] decontaminating against the bundled samples only (a few rows per set); "
                 "pass --data-dir pointing at full benchmark data"
             )
-    filters = F.build_filters(
-        drop_failed=not keep_failed,
-        drop_unfinished=drop_unfinished,
-        no_parse_errors=no_parse_errors,
-        max_parse_errors=max_parse_errors,
-        max_steps=max_steps,
-        max_chars=max_chars,
-        max_tokens=max_tokens,
-        count_tokens=F.tokenizer_counter(tokenizer) if tokenizer else None,
-        correct=correct,
-        min_score=min_score,
-        use_metrics=not stored_score,
-        grounded=grounded,
-        decontaminate=decontaminate,
-        data_dir=data_dir,
-        dedup=dedup,
-        per_task=per_task,
-    )
-    pipeline = F.FilterPipeline(filters)
-    with TrajectoryStore(out_dir) as store:
-        for t in pipeline.run(iter_trajectories(path)):
-            store.append(t)
-    # how this set was made, next to it (not a .jsonl, so readers of the directory ignore it)
-    record = {"input": str(path), **pipeline.summary()}
-    (out_dir / FILTER_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    pipeline = F.run_filters(paths, out_dir, cfg)
     if as_json:
         typer.echo(json.dumps({**pipeline.summary(), "out": str(out_dir)}, indent=2))
         return
-    table = Table(title=f"filter {path} -> {out}")
+    table = Table(title=f"filter {', '.join(paths)} -> {out}")
     for col in ("filter", "seen", "kept", "dropped"):
         table.add_column(col, justify="left" if col == "filter" else "right")
-    pipeline.summary()  # fills each count's drop reasons
     for c in pipeline.counts:
         why = f" ({', '.join(f'{k} {v}' for k, v in sorted(c.reasons.items()))})" if c.reasons else ""
         table.add_row(c.name, str(c.seen), str(c.kept), f"{c.dropped}{why}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -216,7 +216,9 @@ class LengthFilter:
     def __post_init__(self) -> None:
         if self.max_tokens is not None and self.count_tokens is None and self.tokenizer is None:
             raise FieldError(
-                "max_tokens", "needs a tokenizer (LengthFilter(tokenizer=...) or count_tokens=...)"
+                "max_tokens",
+                "needs a tokenizer to count with: set tokenizer (a path, hub id or `default`), e.g. "
+                "--filter length:max_tokens=1024,tokenizer=default (from Python: count_tokens=...)",
             )
 
     def apply(self, trajectory: Trajectory) -> Trajectory | None:
@@ -437,6 +439,26 @@ class FilterSpec:
             raise FieldError("name", str(FILTERS.unknown(self.name)))
 
     @classmethod
+    def parse(cls, text: str, where: str = "--filter") -> FilterSpec:
+        """``"dedup"`` or ``"per_task:k=2"`` / ``"correct:min_score=0.5,use_metrics=false"`` (values are YAML),
+        the command-line form of a spec."""
+        import yaml
+
+        name, _, rest = text.partition(":")
+        args: dict[str, Any] = {}
+        for item in filter(None, (part.strip() for part in rest.split(","))):
+            key, sep, raw = item.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(
+                    f"{where} {text!r}: expected NAME or NAME:ARG=VALUE,... (e.g. per_task:k=2)"
+                )
+            try:
+                args[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+            except yaml.YAMLError:
+                args[key.strip()] = raw
+        return cls.from_config_value({"name": name.strip(), **args}, f"{where} {text!r}")
+
+    @classmethod
     def from_config_value(cls, value: Any, where: str) -> FilterSpec:
         """Read ``"dedup"`` or ``{"name": "per_task", "k": 2}`` and check the arguments."""
         if isinstance(value, str):
@@ -478,49 +500,82 @@ def build_filter_chain(specs: Iterable[FilterSpec], **context: Any) -> list[Traj
     return [spec.build(**context) for spec in specs]
 
 
-def build_filters(
-    *,
-    drop_failed: bool = True,
-    drop_unfinished: bool = False,
-    no_parse_errors: bool = False,
-    max_parse_errors: int | None = None,
-    max_steps: int | None = None,
-    max_chars: int | None = None,
-    max_tokens: int | None = None,
-    count_tokens: Callable[[str], int] | None = None,
-    correct: bool = False,
-    min_score: float | None = None,
-    use_metrics: bool = True,
-    grounded: bool = False,
-    decontaminate: bool = False,
-    data_dir: str | Path | None = None,
-    dedup: bool = False,
-    per_task: int | None = None,
-) -> list[TrajectoryFilter]:
-    """The standard filter chain, cheapest and most basic first; per-task caps last so they count
-    only episodes that survived everything else."""
-    filters: list[TrajectoryFilter] = []
-    if drop_failed:
-        filters.append(FailedFilter())
-    if drop_unfinished:
-        filters.append(StatusFilter(("ok",)))
-    if no_parse_errors or max_parse_errors is not None:
-        filters.append(ParseErrorFilter(0 if max_parse_errors is None else max_parse_errors))
-    if max_steps is not None:
-        filters.append(MaxStepsFilter(max_steps))
-    if max_chars is not None or max_tokens is not None:
-        filters.append(LengthFilter(max_chars=max_chars, max_tokens=max_tokens, count_tokens=count_tokens))
-    if correct or min_score is not None:
-        filters.append(CorrectnessFilter(1.0 if min_score is None else min_score, use_metrics))
-    if grounded:
-        filters.append(GroundedFilter())
-    if decontaminate:
-        filters.append(DecontaminationFilter.from_registry(data_dir))
-    if dedup:
-        filters.append(DedupFilter())
-    if per_task is not None:
-        filters.append(PerTaskFilter(per_task))
-    return filters
+def describe_filters() -> list[tuple[str, str, list[tuple[str, str, Any]]]]:
+    """Every registered filter as (name, docstring, [(argument, doc, default)]): the ``--filter`` reference
+    (arguments only Python can give, such as ``count_tokens``, are left out)."""
+    from agentdistill.config import field_docs
+
+    rows = []
+    for name in FILTERS.names():
+        cls = FILTERS.get(name)
+        docs = field_docs(cls)
+        args = [
+            (f.name, docs.get(f.name, ""), _default_of(f))
+            for f in dataclasses.fields(cls)
+            if f.init and f.name not in ("count_tokens", "questions")
+        ]
+        rows.append((name, " ".join((cls.__doc__ or "").split()), args))
+    return rows
+
+
+def _default_of(field: dataclasses.Field) -> Any:
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return "required"
+
+
+@dataclasses.dataclass
+class FilterConfig:
+    """A filter chain as data, rerunnable: the filters in order and the benchmark data decontamination
+    compares against. ``agentdistill trajectories filter --config FILE`` reads it; every filtered folder
+    holds the one that made it (``filters.yaml``). In YAML a bare list of filters is the short form."""
+
+    SHORTHAND: ClassVar[str] = "filters"
+
+    filters: list[FilterSpec] = dataclasses.field(default_factory=default_filter_specs)
+    """Filters applied in order, each a name or ``{name: ..., <its arguments>}``."""
+    data_dir: str | None = None
+    """Benchmark data the ``decontaminate`` filter reads the evaluation questions from (default
+    ``$AGENTDISTILL_DATA_DIR``, else the bundled samples)."""
+
+    def build(self) -> list[TrajectoryFilter]:
+        """Fresh filters for this chain."""
+        return build_filter_chain(self.filters, data_dir=self.data_dir)
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        chain = [{"name": s.name, **s.args} if s.args else s.name for s in self.filters]
+        return yaml.safe_dump({"filters": chain, "data_dir": self.data_dir}, sort_keys=False)
+
+
+FILTER_RECORD = "filter.json"
+"""What a filtered folder's filters did (counts per filter), beside its records."""
+FILTER_CONFIG = "filters.yaml"
+"""The :class:`FilterConfig` that made a filtered folder (``trajectories filter --config`` reruns it)."""
+
+
+def run_filters(inputs: Sequence[str | Path], out: str | Path, config: FilterConfig) -> FilterPipeline:
+    """Filter the trajectories of ``inputs`` (read in order) into the trajectory folder ``out``, with its
+    :data:`FILTER_RECORD` and :data:`FILTER_CONFIG`: the one implementation behind ``trajectories filter``
+    and the pipeline's filter stage, so the two give the same folder for the same input and chain."""
+    import json
+
+    from agentdistill.trajectories.store import TrajectoryStore, iter_trajectories
+
+    out = Path(out)
+    pipeline = FilterPipeline(config.build())
+    episodes = (t for path in inputs for t in iter_trajectories(path))
+    with TrajectoryStore(out) as store:
+        for t in pipeline.run(episodes):
+            store.append(t)
+    source: Any = [str(p) for p in inputs]
+    record = {"input": source[0] if len(source) == 1 else source, **pipeline.summary()}
+    (out / FILTER_RECORD).write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    (out / FILTER_CONFIG).write_text(config.to_yaml(), encoding="utf-8")
+    return pipeline
 
 
 def filter_trajectories(

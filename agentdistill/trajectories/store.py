@@ -322,6 +322,14 @@ class TrajectoryStore:
             return True
         return rec.failure != "transient" and not retry_failed
 
+    def prepare_retry(self, ids: set[str]) -> int:
+        """Before records of ``ids`` are written again: a single-file store (``predictions.jsonl``) drops
+        their old records, so the file keeps one record per id; shards keep them (readers take the newest).
+        Returns how many went."""
+        if self.file is None or not ids & set(self.records):
+            return 0
+        return self.compact(lambda r: r.id not in ids)
+
     def reconcile(self, expected: dict[str, str], *, replace: bool, changes: list[str]) -> int:
         """Make the folder hold only records of the current settings before a rerun adds to it.
 

@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent(
     from agentdistill.schema import AgentInfo, Message, Trajectory
 
     async def solver(task):
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(0.3)  # slow enough that the kill lands mid-run on a loaded machine too
         return Trajectory(id=task.id, task=task, agent=AgentInfo(model="scripted"),
                           messages=[Message(role="assistant", content="x", kind="cot", train=True)],
                           final_answer=task.answer)

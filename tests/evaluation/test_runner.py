@@ -277,7 +277,7 @@ def test_cli_eval_config_file_and_overrides(tmp_path, monkeypatch):
         main(["eval", "--config", str(cfg), "--max-tokens", "7", "--sag", "3"])
     assert e.value.code == 0
     (c,) = seen
-    assert (c.benchmarks, c.out, c.mode, c.agent.max_tokens, c.agent.n_candidates) == (
+    assert (c.benchmarks.specs, c.out, c.mode, c.agent.max_tokens, c.agent.n_candidates) == (
         ["gsm8k[:2]", "hotpotqa"],
         "from-file",
         "cot",
@@ -289,7 +289,9 @@ def test_cli_eval_config_file_and_overrides(tmp_path, monkeypatch):
             ["eval", "--benchmarks", "gsm8k[:1],aime:2024", "--out", str(tmp_path / "o"), "--mode", "cot-rag"]
         )
     assert (
-        e.value.code == 0 and seen[1].benchmarks == ["gsm8k[:1]", "aime:2024"] and seen[1].mode == "cot-rag"
+        e.value.code == 0
+        and seen[1].benchmarks.specs == ["gsm8k[:1]", "aime:2024"]
+        and seen[1].mode == "cot-rag"
     )
 
 

@@ -42,8 +42,7 @@ def write_config(tmp_path: Path, spec: str, n_tasks: int, **extra) -> Path:
                 json.dumps({"id": f"q{i}", "question": f"What is 6 * 7 (case {i})?", "answer": "42"}) + "\n"
             )
     cfg = {
-        "tasks": [str(tasks)],
-        "domain": "math",
+        "tasks": {"specs": [str(tasks)], "domain": "math"},
         "out": str(tmp_path / "run"),
         "teacher": {"spec": spec, "max_retries": 1, "timeout_s": 10},
         "concurrency": 2,
@@ -128,15 +127,15 @@ def test_a_second_writer_on_the_same_folder_is_refused(tmp_path, teacher, sandbo
 
 
 @pytest.mark.slow
-def test_kill_9_at_20_random_moments_loses_and_duplicates_nothing(tmp_path, teacher, sandbox_config):
-    n = 120
+def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path, teacher, sandbox_config):
+    n = 60
     config = write_config(tmp_path, teacher.spec, n, concurrency=3)
     teacher.start(delay=0.5)  # slow enough that the kills land mid-run on a fast machine too
     run = tmp_path / "run"
     rng = random.Random(7)
     kept: set[str] = set()
     kills = 0
-    for _ in range(20):
+    for _ in range(8):  # each kill lands at a random moment; 5 of them mid-run show the property
         proc = generate(config, start_new_session=True)
         time.sleep(rng.uniform(1.5, 5.0))  # start-up, model requests, sandbox steps, shard writes
         if proc.poll() is not None:

@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from agentdistill.config import load_config
+from agentdistill.episodes.generate import generate
+from agentdistill.episodes.generate_config import GenerateConfig
 from agentdistill.trajectories import iter_trajectories
-from agentdistill.trajectories.config import GenerateConfig
-from agentdistill.trajectories.runner import generate
 
 REPO = Path(__file__).resolve().parents[2]
 

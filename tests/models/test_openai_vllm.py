@@ -106,7 +106,7 @@ def test_generate_with_first_thought_prefix_and_student_reflection(served_defaul
     out = tmp_path / "teacher"
     cmd = [sys.executable, "-m", "agentdistill.cli", "generate", "--teacher", served_default.spec,
            "--tasks", "math:train[:2]", "--out", str(out), "--first-thought-prefix",
-           "--reflection", "student", "--student", "default", "--max-steps", "2", "--no-progress",
+           "--reflection", "student", "--student", served_default.spec, "--max-steps", "2", "--no-progress",
            "--set", "agent.max_tokens=48", "--set", "agent.use_examples=false",
            "--set", "agent.max_corrections=1"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
@@ -129,8 +129,10 @@ def test_generate_with_first_thought_prefix_and_student_reflection(served_defaul
         assert r["metadata"]["teacher"].startswith("openai:default@")
 
 
+@pytest.mark.stops_served_default
 def test_serve_cli_stops_cleanly_on_ctrl_c(served_default):
-    """Last in this module: Ctrl-C stops `agentdistill serve` and its vLLM, leaving nothing listening."""
+    """Last in the session (it stops the shared server): Ctrl-C stops `agentdistill serve` and its vLLM,
+    leaving nothing listening."""
     rc = served_default.stop(signal.SIGINT)
     assert rc == 0, "".join(served_default.output[-10:])
     assert any("vLLM stopped" in line for line in served_default.output)

@@ -117,3 +117,38 @@ def test_the_cpu_build_gets_float32_and_every_core_on_a_small_avx2_machine(monke
     )
     monkeypatch.setattr(serve, "cpu_has_native_bf16", lambda: False)
     assert explicit.command().count("--dtype") == 1  # the user's choice wins
+
+
+def test_per_kind_rules_live_in_the_kind_registry(tmp_path):
+    from agentdistill.fingerprints import model_identity
+    from agentdistill.models.config import ModelConfig
+    from agentdistill.models.kinds import MODEL_KINDS, ModelKind
+    from agentdistill.models.loading import backend_options
+    from agentdistill.models.weights import local_model_path
+
+    weights = tmp_path / "w"
+    weights.mkdir()
+    (weights / "config.json").write_text("{}")
+    MODEL_KINDS.register(
+        "mine",
+        ModelKind(
+            load="tests.evaluation.scripted:ScriptedChatModel",
+            local=True,
+            options=lambda config: {"batch": config.max_concurrency},
+            weights=lambda spec: str(weights),
+            identity=lambda spec: {"mine": spec.target},
+        ),
+    )
+    try:
+        spec = parse_model_spec("mine:v1")
+        assert spec.is_local and str(spec) == "mine:v1"
+        assert local_model_path("mine:v1", purpose="trained") == str(weights)
+        assert backend_options(ModelConfig("mine:v1", max_concurrency=3)) == {"batch": 3}
+        assert model_identity("mine:v1") == {"mine": "v1"}
+    finally:
+        MODEL_KINDS.unregister("mine")
+    assert model_identity("openai:m@http://h:1/v1") == {"kind": "openai", "model": "m"}
+    with pytest.raises(ModelSpecError, match="not a local model"):
+        local_model_path("openai:m@http://h:1/v1")
+    with pytest.raises(ModelSpecError, match="takes nothing after it"):
+        parse_model_spec("default:x")

@@ -15,10 +15,16 @@ REPO = Path(__file__).resolve().parents[2]
 MICRO = {
     "strict_data": False,  # the bundled samples stand in for the benchmarks
     "generate": {
-        "tasks": ["math:train[:1]", "hotpotqa:train[:1]"],
+        "tasks": {"specs": ["math:train[:1]", "hotpotqa:train[:1]"], "seed": 0},
         "concurrency": 2,
-        "seed": 0,
-        "agent": {"max_steps": 1, "max_tokens": 40, "final_max_tokens": 16, "reference_hint": True},
+        # no worked example: a prompt a third as long keeps these tests to minutes on 2 cores
+        "agent": {
+            "max_steps": 1,
+            "max_tokens": 40,
+            "final_max_tokens": 16,
+            "reference_hint": True,
+            "use_examples": False,
+        },
     },
     "filters": ["failed", "decontaminate", "dedup"],
     "train": {
@@ -28,6 +34,7 @@ MICRO = {
         "per_device_batch_size": 1,
         "gradient_accumulation_steps": 1,
         "max_length": 1536,
+        "gradient_checkpointing": False,  # a 135M model fits; checkpointing would only cost time
     },
     "eval": {"benchmarks": ["gsm8k[:1]"], "mode": "cot", "agent": {"max_tokens": 24}, "concurrency": 2},
 }
@@ -81,14 +88,10 @@ def test_eval_serve_needs_a_servable_student(tmp_path):
 
 
 @pytest.mark.slow
-def test_micro_pipeline_served_by_vllm(tmp_path, sandbox_config):
-    """Teacher, base and student each behind a managed vLLM server (the offline experiment's path)."""
-    from agentdistill.models.serve import find_vllm_python
-
-    from ..conftest import skip_or_fail
-
-    if find_vllm_python() is None:
-        skip_or_fail("no vLLM environment; run `agentdistill serve --setup` (make test does)")
+def test_micro_pipeline_served_by_vllm(tmp_path, sandbox_config, served_default):
+    """Base and student each behind a managed vLLM server (the offline experiment's path), the teacher behind
+    the session's shared vLLM (a managed teacher server is the same `open_chat_model` path, checked in
+    tests/models/test_openai_vllm.py)."""
     serve = {"max_model_len": 2048}
     config = {
         **MICRO,
@@ -96,13 +99,13 @@ def test_micro_pipeline_served_by_vllm(tmp_path, sandbox_config):
         "generate": {
             **MICRO["generate"],
             "tasks": ["math:train[:1]"],
-            "teacher": {"spec": "default", "serve": serve},
+            "teacher": {"spec": served_default.spec},
         },
         "train": {**MICRO["train"], "lora": False},
         "eval": {
             **MICRO["eval"],
             "mode": "agent",
-            "agent": {"max_tokens": 24, "max_steps": 1},
+            "agent": {"max_tokens": 24, "max_steps": 1, "final_max_tokens": 16, "use_examples": False},
             "model": {"serve": serve},
         },
     }
@@ -141,19 +144,18 @@ def test_changed_eval_settings_and_a_retrained_student_never_show_old_prediction
         config = {
             "run_dir": str(tmp_path / "run"),
             "generate": {
-                "tasks": [str(pool)],
-                "domain": "math",
+                "tasks": {"specs": [str(pool)], "domain": "math"},
                 "teacher": {"spec": teacher.spec, "max_retries": 1},
-                "agent": {"max_steps": 1},
+                "agent": {"max_steps": 1, "use_examples": False},
             },
             "filters": ["failed"],
             "train": {**MICRO["train"], "lora": False, "gradient_checkpointing": False, "max_length": 1024},
             "eval": {
-                "benchmarks": [str(held_out)],
-                "domain": "math",
+                "benchmarks": {"specs": [str(held_out)], "domain": "math"},
                 "mode": "agent",
-                "agent": {"max_steps": 1, "max_tokens": 24},
+                "agent": {"max_steps": 1, "max_tokens": 24, "final_max_tokens": 16, "use_examples": False},
                 "concurrency": 2,
+                "plots": False,
             },
         }
         path = tmp_path / "p.yaml"
@@ -214,8 +216,7 @@ def test_two_rounds_with_the_default_model(tmp_path, sandbox_config):
     config = {
         "run_dir": str(tmp_path / "run"),
         "generate": {
-            "tasks": [str(pool)],
-            "domain": "math",
+            "tasks": {"specs": [str(pool)], "domain": "math"},
             "concurrency": 4,
             # no worked example: a prompt a third as long keeps this test to minutes on 2 cores
             "agent": {"max_steps": 1, "max_tokens": 48, "final_max_tokens": 16, "use_examples": False},
@@ -225,7 +226,7 @@ def test_two_rounds_with_the_default_model(tmp_path, sandbox_config):
         "eval": {
             "benchmarks": [],
             "mode": "agent",
-            "agent": {"max_steps": 1, "max_tokens": 32, "use_examples": False},
+            "agent": {"max_steps": 1, "max_tokens": 32, "final_max_tokens": 16, "use_examples": False},
             "concurrency": 4,
         },
         "rounds": {"count": 2, "failure_boost": 2, "dev_fraction": 0.34},

@@ -37,7 +37,7 @@ def config(tmp_path: Path, **rounds) -> PipelineConfig:
         PipelineConfig,
         {
             "run_dir": str(tmp_path / "run"),
-            "generate": {"tasks": [str(pool_file(tmp_path, 12))], "domain": "math", "teacher": {"spec": TEACHER},
+            "generate": {"tasks": {"specs": [str(pool_file(tmp_path, 12))], "domain": "math"}, "teacher": {"spec": TEACHER},
                          "agent": {"max_steps": 1}, "concurrency": 4},
             "filters": ["failed", "correct"],
             "rounds": {"count": 3, "failure_boost": 3, "dev_fraction": 0.25, **rounds},

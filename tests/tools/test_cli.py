@@ -41,7 +41,7 @@ def test_build_info_search(small_corpus: Path, tmp_path: Path) -> None:
     assert "2. [" in found.output and "3. [" not in found.output
 
     hybrid = runner.invoke(
-        app, ["index", "search", str(out), "Guido van Rossum", "--mode", "hybrid", "--json"]
+        app, ["index", "search", str(out), "Guido van Rossum", "--mode", "hybrid", "--json", "-k", "5"]
     )
     rows = [json.loads(line) for line in hybrid.output.splitlines()]
     assert rows[0]["id"] == "p3" and len(rows) == 5

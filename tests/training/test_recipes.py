@@ -21,7 +21,7 @@ def test_paper_recipe(size, kind, max_length):
     path = CONFIGS / "paper" / f"qwen2.5-{size}-{kind}.yaml"
     cfg = load_config(TrainConfig, path, {"data": ["trajectories/"], "output_dir": "students/x"})
     cfg.validate()
-    assert cfg.student == f"hf:Qwen/Qwen2.5-{SIZES[size]}-Instruct"
+    assert cfg.student.spec == f"hf:Qwen/Qwen2.5-{SIZES[size]}-Instruct"
     assert (cfg.lora, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout) == (True, 64, 128, 0.05)
     assert cfg.lora_target_modules == "all-linear"
     assert cfg.learning_rate == 2e-4 and cfg.epochs == 2

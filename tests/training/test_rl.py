@@ -31,11 +31,11 @@ def constant_reward(trajectory, config):
         ({"agent": {"code_prefix": True}}, "agent.code_prefix"),
         ({"agent": {"n_candidates": 4}}, "agent.n_candidates"),
         ({"group_size": 1}, "group_size"),
-        ({"temperature": 0.0}, "temperature"),
+        ({"agent": {"temperature": 0.0}}, "temperature"),
         ({"rewards": {"corect": 1.0}}, "did you mean 'correct'"),
-        ({"serve": {"max_model_len": 2048}, "lora": False}, "serve"),
+        ({"student": {"serve": {"max_model_len": 2048}}, "lora": False}, "serve"),
         ({"vllm_server": "localhost:8000"}, "vllm_server"),
-        ({"model": "openai:m@http://x/v1"}, "only local weights train"),
+        ({"student": "openai:m@http://x/v1"}, "only local weights train"),
     ],
 )
 def test_config_refuses_what_cannot_train_on_policy(tmp_path, changes, field):
@@ -125,26 +125,27 @@ def rl_run(tmp_path_factory, sandbox_config, default_model_dir):
     from transformers import AutoModelForCausalLM
 
     from agentdistill.agents.config import AgentConfig
+    from agentdistill.tasks.config import TaskSetConfig
     from agentdistill.training.grpo import train_rl
 
     out = tmp_path_factory.mktemp("rl") / "policy"
     cfg = RLConfig(
-        model="default",
-        tasks=[f"{POOL}[:4]"],
-        domain="math",
+        student="default",
+        tasks=TaskSetConfig([f"{POOL}[:4]"], domain="math"),
         output_dir=str(out),
         steps=2,
         group_size=4,
         tasks_per_step=1,
         micro_batch_size=2,
         learning_rate=1e-5,
-        temperature=1.0,
         # runnable code and length vary between sampled episodes, so groups have advantages to train on
         rewards={"correct": 1.0, "runnable_code": 0.5, "length": 0.5},
         length_budget_tokens=32,
         lora=False,
         max_length=768,
-        agent=AgentConfig(max_steps=1, max_tokens=48, final_max_tokens=8, use_examples=False),
+        agent=AgentConfig(
+            max_steps=1, max_tokens=48, final_max_tokens=8, use_examples=False, temperature=1.0
+        ),
         sandbox=sandbox_config,
     )
     before = {
@@ -265,4 +266,6 @@ def test_pipeline_rl_stage_needs_a_servable_student():
     from agentdistill.pipeline.runner import Pipeline
 
     rl = Pipeline(cfg)._rl_config(Path("/tmp/run/student"))
-    assert rl.model == "hf:/tmp/run/student" and rl.tasks == [POOL] and rl.output_dir.endswith("rl")
+    assert (
+        rl.student.spec == "hf:/tmp/run/student" and rl.tasks.specs == [POOL] and rl.output_dir.endswith("rl")
+    )

@@ -15,9 +15,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 def test_served_lora_rollouts_train_and_merge(tmp_path, sandbox_config):
     from agentdistill.agents.config import AgentConfig
-    from agentdistill.models.config import ServeConfig
+    from agentdistill.models.config import ModelConfig, ServeConfig
     from agentdistill.models.loading import load_chat_model
     from agentdistill.models.serve import find_vllm_python
+    from agentdistill.tasks.config import TaskSetConfig
     from agentdistill.training.grpo import train_rl
     from agentdistill.training.rl_generation import ADAPTERS_DIR
     from agentdistill.trajectories.store import iter_trajectories
@@ -28,8 +29,7 @@ def test_served_lora_rollouts_train_and_merge(tmp_path, sandbox_config):
         skip_or_fail("no vLLM environment; run `agentdistill serve --setup` (make test does)")
     out = tmp_path / "policy"
     cfg = RLConfig(
-        tasks=[f"{REPO / 'configs' / 'data' / 'arithmetic_pool.jsonl'}[:2]"],
-        domain="math",
+        tasks=TaskSetConfig([f"{REPO / 'configs' / 'data' / 'arithmetic_pool.jsonl'}[:2]"], domain="math"),
         output_dir=str(out),
         steps=2,
         group_size=2,
@@ -40,8 +40,10 @@ def test_served_lora_rollouts_train_and_merge(tmp_path, sandbox_config):
         length_budget_tokens=16,
         lora=True,
         lora_r=8,
-        serve=ServeConfig(max_model_len=2048),
-        agent=AgentConfig(max_steps=1, max_tokens=32, final_max_tokens=8, use_examples=False),
+        student=ModelConfig("default", serve=ServeConfig(max_model_len=2048)),
+        agent=AgentConfig(
+            max_steps=1, max_tokens=32, final_max_tokens=8, use_examples=False, temperature=1.0
+        ),
         sandbox=sandbox_config,
     )
     result = train_rl(cfg)

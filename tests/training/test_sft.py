@@ -10,10 +10,11 @@ import math
 import pytest
 import torch
 
+from agentdistill.training.base import merge_adapter
 from agentdistill.training.config import TrainConfig
 from agentdistill.training.dataset import build_dataset
 from agentdistill.training.masking import IGNORE_INDEX
-from agentdistill.training.sft import TOKENIZED_DIR, accumulation_steps, build_trainer, merge_adapter, train
+from agentdistill.training.sft import TOKENIZED_DIR, accumulation_steps, build_trainer, train
 
 pytestmark = pytest.mark.slow
 

@@ -35,8 +35,9 @@ def test_filter_writes_kept_and_prints_counts(tmp_path, monkeypatch):
     src = make_dir(tmp_path / "in")
     out = tmp_path / "out"
     r = invoke(
-        "filter", str(src), "--out", str(out), "--correct", "--no-parse-errors", "--max-steps", "5",
-        "--dedup", "--decontaminate", "--per-task", "1",
+        "filter", str(src), "--out", str(out), "--filter", "failed", "--filter", "parse_errors",
+        "--filter", "max_steps:max_steps=5", "--filter", "correct", "--filter", "decontaminate",
+        "--filter", "dedup", "--filter", "per_task:k=1",
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     # ep-parse-error's parse error is in a masked step: it is kept (only trained steps count)
@@ -61,14 +62,22 @@ def test_filter_writes_kept_and_prints_counts(tmp_path, monkeypatch):
 def test_filter_json_and_min_score(tmp_path):
     src = make_dir(tmp_path / "in")
     r = invoke(
-        "filter", str(src), "--out", str(tmp_path / "o"), "--min-score", "0.5", "--json", "--keep-failed"
+        "filter", str(src), "--out", str(tmp_path / "o"), "--filter", "correct:min_score=0.5", "--json"
     )
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
     assert data["total"] == 8 and data["kept"] == 6
     assert data["filters"] == [{"name": "correct", "seen": 8, "kept": 6, "dropped": 2}]
     r = invoke(
-        "filter", str(src), "--out", str(tmp_path / "o2"), "--min-score", "0.5", "--stored-score", "--json"
+        "filter",
+        str(src),
+        "--out",
+        str(tmp_path / "o2"),
+        "--filter",
+        "failed",
+        "--filter",
+        "correct:min_score=0.5,use_metrics=false",
+        "--json",
     )
     assert json.loads(r.output)["kept"] == 7  # stored scores: ep-wrong kept, ep-failed dropped as failed
 
@@ -77,8 +86,8 @@ def test_filter_refuses_non_empty_out(tmp_path):
     src = make_dir(tmp_path / "in")
     r = invoke("filter", str(src), "--out", str(src))
     assert isinstance(r.exception, AgentDistillError) and "not an empty directory" in str(r.exception)
-    r = invoke("filter", str(src), "--out", str(tmp_path / "x"), "--max-tokens", "10")
-    assert isinstance(r.exception, AgentDistillError) and "--tokenizer" in str(r.exception)
+    r = invoke("filter", str(src), "--out", str(tmp_path / "x"), "--filter", "length:max_tokens=10")
+    assert isinstance(r.exception, AgentDistillError) and "tokenizer=" in str(r.exception)
 
 
 def test_stats_table_and_json(tmp_path):
@@ -151,8 +160,8 @@ def test_filter_max_tokens_with_the_default_models_tokenizer(tmp_path):
     budget = lengths["ep-correct"]
     src = make_dir(tmp_path / "in")
     r = invoke(
-        "filter", str(src), "--out", str(tmp_path / "o"), "--keep-failed", "--max-tokens", str(budget),
-        "--tokenizer", "default", "--json",
+        "filter", str(src), "--out", str(tmp_path / "o"),
+        "--filter", f"length:max_tokens={budget},tokenizer=default", "--json",
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     kept = [t.id for t in iter_trajectories(tmp_path / "o")]

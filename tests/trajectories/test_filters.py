@@ -168,9 +168,16 @@ def test_decontamination_full_shared_data(shared_data):
 
 
 def test_pipeline_order_and_counts_standard_chain(tmp_path):
-    filters = F.build_filters(
-        no_parse_errors=True, max_steps=5, correct=True, decontaminate=True, dedup=True, per_task=1
-    )
+    chain = [
+        "failed",
+        "parse_errors",
+        "max_steps:max_steps=5",
+        "correct",
+        "decontaminate",
+        "dedup",
+        "per_task:k=1",
+    ]
+    filters = F.build_filter_chain([F.FilterSpec.parse(text) for text in chain])
     assert [f.name for f in filters] == [
         "failed",
         "parse_errors",

@@ -130,7 +130,8 @@ def test_import_agent_distillation_fixture():
     assert unfinished.status == "max_steps" and unfinished.final_answer == "About 1.7 million"
 
     # the standard filters see imported data like ours
-    kept, p = F.filter_trajectories(ts, F.build_filters(no_parse_errors=True, correct=True))
+    chain = F.build_filter_chain([F.FilterSpec.parse(t) for t in ("failed", "parse_errors", "correct")])
+    kept, p = F.filter_trajectories(ts, chain)
     assert [t.id for t in kept] == [qa.id]
     assert [c.dropped for c in p.counts] == [1, 1, 1]  # failed, parse error, wrong
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from agentdistill.cli_options import ConfigFlags, set_option
-from agentdistill.tools.retrieval.config import IndexConfig
+from agentdistill.tools.retrieval.config import IndexConfig, RetrievalConfig
 
 index_app = typer.Typer(help="Build, inspect and query retrieval indexes.", no_args_is_help=True)
 
@@ -75,26 +75,39 @@ def build(
     typer.echo(f"{path}: {manifest['count']} passages, {manifest['index_type']}, dim {manifest['dim']}")
 
 
+# flag -> RetrievalConfig field (the agent's web_search settings, so a search here shows what it would see)
+SEARCH_FLAGS = ConfigFlags(
+    RetrievalConfig, {"k": "k", "mode": "mode", "max_chars": "max_chars", "nprobe": "nprobe"}
+)
+_search = SEARCH_FLAGS.option
+
+
 @index_app.command("search")
 def search(
     index_dir: Annotated[Path, typer.Argument(help="An index directory.")],
     query: Annotated[str, typer.Argument(help="What to search for.")],
-    k: Annotated[int, typer.Option("-k", help="Number of passages.")] = 5,
-    mode: Annotated[str, typer.Option(help="dense, bm25 or hybrid.")] = "dense",
+    k: Annotated[int | None, _search("k", "-k")] = None,
+    mode: Annotated[str | None, _search("mode")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per hit.")] = False,
-    max_chars: Annotated[int, typer.Option(help="Characters of text shown per hit.")] = 300,
+    max_chars: Annotated[int | None, _search("max_chars")] = None,
+    nprobe: Annotated[int | None, _search("nprobe")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML RetrievalConfig; flags override it.")] = None,
+    set_: Annotated[list[str] | None, set_option()] = None,
 ) -> None:
-    """Print the top-k passages for a query."""
-    from agentdistill.tools.retrieval.index import Index
+    """Print the top-k passages for a query, as the agent's ``web_search`` would retrieve them."""
+    from agentdistill.tools.retrieval.retriever import IndexRetriever
 
-    index = Index.load(index_dir)
-    for hit in index.search(query, k, mode=mode):
+    cfg = SEARCH_FLAGS.load(config, locals(), set_)
+    cfg.index = str(index_dir)
+    retriever = IndexRetriever.from_config(cfg)
+    for hit in retriever.index.search(query, cfg.k, mode=cfg.mode, rrf_k=cfg.rrf_k):
         p = hit.passage
         if as_json:
             row = {"rank": hit.rank, "score": hit.score, "id": p.id, "title": p.title, "text": p.text}
             typer.echo(json.dumps(row, ensure_ascii=False))
         else:
-            text = p.text if len(p.text) <= max_chars else p.text[:max_chars] + " ..."
+            shown = cfg.max_chars
+            text = p.text if shown is None or len(p.text) <= shown else p.text[:shown] + " ..."
             typer.echo(f"{hit.rank}. [{hit.score:.3f}] {p.title} ({p.id})\n   {text}")
 
 

@@ -3,7 +3,7 @@
 A Wikipedia-size corpus does not fit in a Python list, so readers are generators and JSON files are
 parsed incrementally. Bad input names the file and line, so a user can fix row 17 instead of guessing.
 
-Formats (``detect_format`` picks one from the file when not given):
+Formats (:data:`CORPUS_FORMATS`; ``detect_format`` picks one from the file when not given):
 
 - ``jsonl``: one ``{"id", "title", "text"}`` object per line (``id`` and ``title`` optional; FlashRAG's
   ``{"id", "contents"}`` with the title on the first line of ``contents`` also works).
@@ -19,16 +19,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from agentdistill.errors import AgentDistillError
 from agentdistill.jsonl import iter_jsonl
+from agentdistill.registry import Registry
 from agentdistill.tools.retrieval.config import ChunkConfig
 
-CorpusFormat = Literal["auto", "jsonl", "hotpotqa", "json", "text"]
-FORMATS: tuple[str, ...] = ("auto", "jsonl", "hotpotqa", "json", "text")
 TEXT_SUFFIXES = (".txt", ".md")
 _READ_CHARS = 1 << 20
 
@@ -68,22 +67,16 @@ def read_source(
 ) -> Iterator[Passage]:
     """Stream the passages of one file or directory (before chunking)."""
     path = Path(path)
-    if fmt not in FORMATS:
-        raise CorpusError(f"{path}: unknown corpus format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt != "auto" and fmt not in CORPUS_FORMATS:
+        raise CorpusError(f"{path}: {CORPUS_FORMATS.unknown(fmt)} (or auto)")
     if fmt == "auto":
         fmt = detect_format(path)
     if not path.exists():
         raise CorpusError(f"{path}: no such file or directory")
-    if fmt == "jsonl":
-        return read_jsonl(path)
-    if fmt == "hotpotqa":
-        return read_hotpotqa(path, seen_titles=seen_titles)
-    if fmt == "json":
-        return read_json(path)
-    return read_text(path)
+    return CORPUS_FORMATS.get(fmt)(path, seen_titles=set() if seen_titles is None else seen_titles)
 
 
-def read_jsonl(path: Path) -> Iterator[Passage]:
+def read_jsonl(path: Path, **_: Any) -> Iterator[Passage]:
     """``{"id", "title", "text"}`` per line; ``id`` defaults to ``<file stem>:<line>``."""
     for lineno, row in _iter_jsonl(path):
         yield _passage_from_row(row, f"{path}:{lineno}", default_id=f"{path.stem}:{lineno}")
@@ -106,7 +99,7 @@ def read_hotpotqa(path: Path, *, seen_titles: set[str] | None = None) -> Iterato
             yield Passage(id=title, title=title, text="".join(sentences).strip())
 
 
-def read_json(path: Path) -> Iterator[Passage]:
+def read_json(path: Path, **_: Any) -> Iterator[Passage]:
     """A JSON list of ``{"title", "text"}`` objects, or an object mapping title to text or sentences."""
     for lineno, key, value in _iter_json_container(path):
         where = f"{path}:{lineno}"
@@ -120,7 +113,7 @@ def read_json(path: Path) -> Iterator[Passage]:
         yield Passage(id=key, title=key, text=value.strip())
 
 
-def read_text(path: Path) -> Iterator[Passage]:
+def read_text(path: Path, **_: Any) -> Iterator[Passage]:
     """Each ``.txt``/``.md`` file under ``path`` (sorted, recursive) is one document titled by its name."""
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in TEXT_SUFFIXES)
     for file in files:
@@ -132,6 +125,19 @@ def read_text(path: Path) -> Iterator[Passage]:
             continue
         rel = file.name if path.is_file() else file.relative_to(path).as_posix()
         yield Passage(id=rel, title=file.stem.replace("_", " "), text=text)
+
+
+CorpusReader = Callable[..., Iterator[Passage]]
+"""``reader(path, *, seen_titles) -> passages`` (``seen_titles``: titles already read from the corpus's other
+files, for formats whose passages recur across files)."""
+
+CORPUS_FORMATS: Registry[CorpusReader] = Registry(
+    "corpus format",
+    {"jsonl": read_jsonl, "hotpotqa": read_hotpotqa, "json": read_json, "text": read_text},
+    error=CorpusError,
+)
+"""Corpus format -> reader; ``auto`` picks one with :func:`detect_format`. Add a format with
+``CORPUS_FORMATS.register("mine", my_reader)``."""
 
 
 def chunk(passage: Passage, config: ChunkConfig) -> Iterator[Passage]:

@@ -1,4 +1,4 @@
-"""``agentdistill generate``: a thin wrapper over :func:`agentdistill.trajectories.runner.generate`."""
+"""``agentdistill generate``: a thin wrapper over :func:`agentdistill.episodes.generate.generate`."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ from typing import Annotated
 
 import typer
 
-from agentdistill.cli_options import ConfigFlags, config_yaml, print_config_option, set_option
+from agentdistill.cli_options import ConfigFlags, config_yaml, print_config_option, set_option, task_set_flags
+from agentdistill.episodes.generate_config import GenerateConfig
 from agentdistill.errors import IncompleteRunError
-from agentdistill.trajectories.config import GenerateConfig
 
 # flag -> GenerateConfig field; every other field is reachable with --set
 GENERATE_FLAGS = ConfigFlags(
     GenerateConfig,
     {
+        **task_set_flags("tasks", specs="tasks"),
         "teacher": "teacher.spec",
-        "tasks": "tasks",
         "out": "out",
         "mode": "mode",
         "first_thought_prefix": "agent.first_thought_prefix",
@@ -25,13 +25,10 @@ GENERATE_FLAGS = ConfigFlags(
         "samples_per_task": "samples_per_task",
         "max_steps": "agent.max_steps",
         "temperature": "agent.temperature",
-        "seed": "seed",
         "sandbox": "sandbox.backend",
         "index": "retrieval.index",
-        "data_dir": "data_dir",
         "overwrite": "overwrite",
         "retry_failed": "retry_failed",
-        "strict_data": "strict_data",
     },
 )
 
@@ -42,6 +39,7 @@ _opt = GENERATE_FLAGS.option
 def generate_command(
     teacher: Annotated[str | None, _opt("teacher")] = None,
     tasks: Annotated[list[str] | None, _opt("tasks", "--tasks", note="Repeatable.")] = None,
+    domain: Annotated[str | None, _opt("domain")] = None,
     out: Annotated[str | None, _opt("out")] = None,
     mode: Annotated[str | None, _opt("mode")] = None,
     first_thought_prefix: Annotated[
@@ -70,7 +68,7 @@ def generate_command(
     """Run a teacher (or student + teacher checks) over tasks and stream trajectories to JSONL shards."""
     from rich.console import Console
 
-    from agentdistill.trajectories.runner import generate
+    from agentdistill.episodes.generate import generate
 
     flags = {**locals(), "overwrite": overwrite or None, "retry_failed": retry_failed or None}
     cfg = GENERATE_FLAGS.load(config, {**flags, "strict_data": strict_data or None}, set_)

@@ -1,4 +1,4 @@
-"""The run manifest: what produced a directory (config, package versions, git revision, runs)."""
+"""The run manifest: what produced a run folder (config, settings, package versions, git revision, runs)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+MANIFEST = "manifest.json"
+"""The file every run folder (trajectories, evaluation) records its runs in."""
 PACKAGES = ("agentdistill", "torch", "transformers", "trl", "peft", "openai", "langchain-core", "faiss-cpu")
 
 
@@ -32,8 +34,8 @@ def git_revision() -> str | None:
         )
         if rev.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5)  # fmt: skip
+        status = ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"]
+        dirty = subprocess.run(status, capture_output=True, text=True, timeout=5)
         return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -44,7 +46,7 @@ def record_run(
 ) -> dict[str, Any]:
     """Add one run's entry to ``manifest.json`` (config and fingerprinted ``settings`` of the latest run at
     the top, so a later run with other settings can say what changed); returns the entry."""
-    path = Path(directory) / "manifest.json"
+    path = Path(directory) / MANIFEST
     manifest = json.loads(path.read_text()) if path.exists() else {"runs": []}
     entry = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -57,16 +59,20 @@ def record_run(
     if settings is not None:
         manifest["settings"] = settings
     manifest["runs"].append(entry)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, default=str))
-    tmp.replace(path)
+    _write(path, manifest)
     return entry
 
 
 def update_last_run(directory: str | Path, **facts: Any) -> None:
-    path = Path(directory) / "manifest.json"
+    """Add facts (what the run did, when it finished) to the manifest's latest run."""
+    path = Path(directory) / MANIFEST
     manifest = json.loads(path.read_text())
     manifest["runs"][-1].update(facts)
+    _write(path, manifest)
+
+
+def _write(path: Path, manifest: dict[str, Any]) -> None:
+    """Replace the manifest atomically (a kill leaves the old one or the new one, never half of one)."""
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, default=str))
     tmp.replace(path)
