@@ -16,18 +16,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from agentdistill.config import FieldError
 from agentdistill.errors import AgentDistillError
 from agentdistill.registry import Registry
 
-if TYPE_CHECKING:
-    from agentdistill.episodes.engine import Episode
-    from agentdistill.schema import Trajectory
-
-Play = Callable[["Episode"], Awaitable["Trajectory"]]
-Done = Callable[["Episode", "Trajectory"], None]
+E = TypeVar("E")
+"""An episode (:class:`~agentdistill.episodes.engine.Episode`): executors only hand it back."""
+T = TypeVar("T")
+"""What playing one gives (a trajectory)."""
 
 
 class Executor(Protocol):
@@ -35,7 +33,14 @@ class Executor(Protocol):
 
     name: str
 
-    async def run(self, episodes: Sequence[Episode], play: Play, done: Done, *, concurrency: int) -> None: ...
+    async def run(
+        self,
+        episodes: Sequence[Any],
+        play: Callable[[Any], Awaitable[Any]],
+        done: Callable[[Any, Any], None],
+        *,
+        concurrency: int,
+    ) -> None: ...
 
 
 class LocalExecutor:
@@ -46,10 +51,17 @@ class LocalExecutor:
     def __init__(self, config: ExecutorConfig | None = None) -> None:
         self.config = config or ExecutorConfig()
 
-    async def run(self, episodes: Sequence[Episode], play: Play, done: Done, *, concurrency: int) -> None:
+    async def run(
+        self,
+        episodes: Sequence[E],
+        play: Callable[[E], Awaitable[T]],
+        done: Callable[[E, T], None],
+        *,
+        concurrency: int,
+    ) -> None:
         gate = asyncio.Semaphore(max(1, concurrency))
 
-        async def one(episode: Episode) -> None:
+        async def one(episode: E) -> None:
             async with gate:
                 trajectory = await play(episode)
             done(episode, trajectory)

@@ -22,9 +22,6 @@ from agentdistill.episodes.runs import RunSummary, StoredRun
 from agentdistill.errors import AgentDistillError
 from agentdistill.schema import Task, Trajectory
 
-GenerateSummary = RunSummary
-"""What a generation run did (episodes asked for, skipped, written, correct, failed...)."""
-
 TASKS_EXAMPLE = "gsm8k[:20] or hotpotqa:train[:100]"
 
 
@@ -101,7 +98,7 @@ async def agenerate(
     samples: dict[str, int] | None = None,
     first_sample: dict[str, int] | None = None,
     provenance: dict[str, Any] | None = None,
-) -> GenerateSummary:
+) -> RunSummary:
     """Run (or resume) a generation run; see the module docstring.
 
     ``tasks`` replaces the config's task specs, ``samples`` gives some tasks another number of episodes
@@ -139,6 +136,6 @@ async def agenerate(
     return await run.run(episodes, solver, engine, finish=with_score, metadata=provenance)
 
 
-def generate(config: GenerateConfig, *, progress: bool = True, **options: Any) -> GenerateSummary:
+def generate(config: GenerateConfig, *, progress: bool = True, **options: Any) -> RunSummary:
     """Synchronous :func:`agenerate`."""
     return asyncio.run(agenerate(config, progress=progress, **options))

@@ -18,10 +18,6 @@ from agentdistill.config import ConfigError, FieldError, accept_shorthands
 from agentdistill.models.config import ModelConfig
 
 
-def _default_student() -> ModelConfig:
-    return ModelConfig("default")
-
-
 @dataclasses.dataclass
 class TrainerConfig:
     """What every trainer needs; subclasses add their own data and algorithm."""
@@ -29,7 +25,7 @@ class TrainerConfig:
     COMMAND: ClassVar[str] = "train"
     """The command that runs it (in error messages)."""
 
-    student: ModelConfig = dataclasses.field(default_factory=_default_student)
+    student: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     """The model to train: ``default`` (the packaged SmolLM2-135M-Instruct), ``hf:<dir or hub id>`` or a plain
     path (a model spec, or ``{spec: ..., serve: ...}``; only local weights train)."""
     output_dir: str = ""
