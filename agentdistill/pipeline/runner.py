@@ -465,7 +465,8 @@ class Pipeline:
                 reads=[student],
                 writes=[self.run_dir / "eval"],
             )
-        report_settings = {"input": _files_digest(self.run_dir / "eval"), "rounds": self._rounds_record()}
+        rounds = self.results["rounds"].to_dict() if "rounds" in self.results else None
+        report_settings = {"input": _files_digest(self.run_dir / "eval"), "rounds": rounds}
         self._step(
             "report",
             report_settings,
@@ -474,10 +475,6 @@ class Pipeline:
             writes=[self.run_dir / "report"],
         )
         return self.results
-
-    def _rounds_record(self) -> dict[str, Any] | None:
-        rounds = self.results.get("rounds")
-        return {"rounds": rounds["rounds"], "best": rounds["best"]} if rounds else None
 
     def _run_round(self, r: int) -> dict[str, Any]:
         """Generate, filter, train (and, with several rounds, evaluate on the pool) for round r; returns the

@@ -292,17 +292,14 @@ def merge_adapter(base: str | Path, adapter_dir: str | Path, out: str | Path, *,
     return out
 
 
-SUMMARY_FILES = ("training_summary.json", "rl_summary.json")
-"""Summaries trainers write (a folder holding one holds a trained model)."""
-
-
 def check_output_dir(path: Path, *, overwrite: bool) -> None:
     """Refuse to write over a previous model unless asked to (then remove it first)."""
     if not path.exists():
         return
     if not path.is_dir():
         raise TrainingError(f"output {path} exists and is not a folder")
-    previous = [f for f in ("config.json", "adapter_config.json", *SUMMARY_FILES) if (path / f).exists()]
+    previous = [f for f in ("config.json", "adapter_config.json") if (path / f).exists()]
+    previous += sorted(p.name for p in path.glob("*_summary.json"))  # a trainer's summary
     if previous and not overwrite:
         raise TrainingError(f"{path} already holds a trained model ({', '.join(previous)}); pass --overwrite")
     if previous and is_main_process():  # one process cleans up under accelerate

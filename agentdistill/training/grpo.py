@@ -23,7 +23,6 @@ from agentdistill.training import base
 from agentdistill.training.rl_config import RLConfig
 from agentdistill.training.rollouts import RolloutRunner, RolloutStats
 
-SUMMARY_FILE = "rl_summary.json"
 TASKS_EXAMPLE = "gsm8k:train[:200]"
 
 
@@ -31,7 +30,7 @@ TASKS_EXAMPLE = "gsm8k:train[:200]"
 class RLResult(base.TrainingResult):
     """What an RL run did; also written to ``<output_dir>/rl_summary.json``."""
 
-    SUMMARY_FILE: ClassVar[str] = SUMMARY_FILE
+    SUMMARY_FILE: ClassVar[str] = "rl_summary.json"
 
     tasks: int = 0
     rollouts: RolloutStats = dataclasses.field(default_factory=RolloutStats)

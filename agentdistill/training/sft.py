@@ -35,10 +35,7 @@ from agentdistill.training.base import (
 from agentdistill.training.config import TrainConfig
 from agentdistill.training.dataset import DataStats, build_dataset
 
-SUMMARY_FILE = TrainingResult.SUMMARY_FILE
-
 __all__ = [
-    "SUMMARY_FILE",
     "TrainResult",
     "TrainingError",
     "build_trainer",

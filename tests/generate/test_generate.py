@@ -16,6 +16,7 @@ import yaml
 from agentdistill.config import load_config
 from agentdistill.episodes.generate import generate
 from agentdistill.episodes.generate_config import GenerateConfig
+from agentdistill.tasks.config import TaskSetConfig
 from agentdistill.trajectories import iter_trajectories
 
 REPO = Path(__file__).resolve().parents[2]
@@ -128,7 +129,7 @@ def test_missing_tasks_is_a_clear_error(tmp_path):
 def test_default_model_with_real_sandbox_and_retrieval(tmp_path, sandbox_config):
     """Mechanics only: the untrained 135M model rarely solves anything."""
     config = GenerateConfig(
-        tasks=["gsm8k[:1]", "hotpotqa[:1]"], out=str(tmp_path / "run"), concurrency=2, seed=1
+        tasks=TaskSetConfig(["gsm8k[:1]", "hotpotqa[:1]"], seed=1), out=str(tmp_path / "run"), concurrency=2
     )
     config.agent.max_steps = 2
     config.agent.max_tokens = 64
