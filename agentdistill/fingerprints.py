@@ -94,7 +94,7 @@ def index_identity(index: str) -> str | None:
 
 
 def previous_settings(path: str | Path) -> dict[str, Any] | None:
-    """The ``settings`` a run manifest (``manifest.json``, ``run.json``) recorded, if any."""
+    """The ``settings`` a run's ``manifest.json`` recorded, if any."""
     try:
         manifest = json.loads(Path(path).read_text())
     except (OSError, ValueError):

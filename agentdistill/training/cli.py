@@ -178,8 +178,9 @@ def rl_command(
     cfg = _prepare(RL_FLAGS, locals())
     if not isinstance(cfg, RLConfig):
         return
-    mode = "full" if not cfg.lora else f"LoRA r={cfg.lora_r}"
-    _say(f"GRPO on {cfg.student.spec} ({mode}): {', '.join(cfg.tasks.specs)}; rewards {cfg.rewards}")
+    _say(
+        f"GRPO on {cfg.student.spec} ({_describe(cfg)}): {', '.join(cfg.tasks.specs)}; rewards {cfg.rewards}"
+    )
     result = train_rl(cfg, log=_say)
     r = result.rollouts
     _say("[bold]done[/]")
