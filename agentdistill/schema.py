@@ -16,9 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agentdistill.errors import AgentDistillError
 
-TRAJECTORY_SCHEMA = "agentdistill.trajectory/2"
-SUPPORTED_TRAJECTORY_SCHEMAS = ("agentdistill.trajectory/1", TRAJECTORY_SCHEMA)
-"""Version 2 added ``fingerprint`` and ``failure``; version 1 records read as records without them."""
+TRAJECTORY_SCHEMA = "agentdistill.trajectory/3"
+SUPPORTED_TRAJECTORY_SCHEMAS = ("agentdistill.trajectory/1", "agentdistill.trajectory/2", TRAJECTORY_SCHEMA)
+"""Version 2 added ``fingerprint`` and ``failure``; version 3 the sampled tokens of assistant turns
+(``Message.tokens``) and the model/sandbox time of an episode. Older records read as records without them."""
 FailureKind = Literal["transient", "permanent"]
 
 Role = Literal["system", "user", "assistant"]
@@ -54,6 +55,22 @@ class Task(_Record):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class SampledTokens(_Record):
+    """What the policy sampled for one assistant turn, token for token (token-exact rollouts)."""
+
+    ids: list[int]
+    """The sampled token ids: with the end-of-turn token where the model sampled it, with the stop
+    string's tokens where one ended the turn."""
+    logprobs: list[float] | None = None
+    """Log-probability of each id under the temperature-scaled sampling distribution."""
+    finish_reason: str = "stop"
+    """``stop`` (end of turn or a stop string) or ``length`` (cut by ``max_tokens``: a truncated turn)."""
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
+
+
 class Message(_Record):
     """One chat message. ``train`` marks the messages the student learns to produce."""
 
@@ -61,6 +78,8 @@ class Message(_Record):
     content: str
     kind: MessageKind | None = None
     train: bool = False
+    tokens: SampledTokens | None = None
+    """Assistant turns of token-exact rollouts: the sampled ids (``content`` is their decoding)."""
 
     def to_chat(self) -> dict[str, str]:
         """The plain ``{role, content}`` form chat templates and APIs expect."""
@@ -88,6 +107,10 @@ class TrajectoryStats(_Record):
     tool_calls: int = 0
     errors: int = 0
     wall_time_s: float = 0.0
+    model_time_s: float = 0.0
+    """Seconds spent waiting for the model (all requests of the episode)."""
+    sandbox_time_s: float = 0.0
+    """Seconds spent running code in the sandbox."""
 
 
 class Trajectory(_Record):

@@ -6,7 +6,9 @@
 1. builds a model with Qwen2.5-0.5B's architecture (24 layers, hidden 896, 14 heads / 2 KV heads, vocab
    151,936, tied embeddings) from its config with random weights, bf16, and the packaged tokenizer;
 2. ``agentdistill rl``: a few GRPO steps with CodeAct rollouts (generated in-process on the GPU) on the
-   arithmetic pool in the local sandbox: steps/s, rollouts/s, generated tokens/s, peak GPU memory;
+   arithmetic pool in the local sandbox: steps/s, rollouts/s, generated tokens/s, peak GPU memory, and the
+   token-exactness check on the GPU path (every rollout's trained ids == its sampled ids; TRL's
+   importance-sampling ratio and sampler/trainer log-prob gap, which bf16 sampling moves away from 1 / 0);
 3. ``agentdistill train`` on the rollouts just made (LoRA, then full fine-tuning) against plain TRL
    ``SFTTrainer`` on identical tokenized data: tokens/s and peak GPU memory of each.
 
@@ -91,7 +93,31 @@ def run_grpo(model_dir: Path, out: Path, steps: int, lora: bool) -> dict:
     wall = time.perf_counter() - started
     return {"steps": r.steps, "steps_per_s": r.steps_per_s, "rollouts_per_s": r.rollouts.rollouts_per_s,
             "generated_tokens_per_s": r.rollouts.tokens_per_s, "peak_gpu_mib": peak_mib(), "wall_s": wall,
-            "rollouts": r.rollouts.rollouts}  # fmt: skip
+            "rollouts": r.rollouts.rollouts, **token_exactness(model_dir, out, cfg.max_length, r.history)}  # fmt: skip
+
+
+def token_exactness(model_dir: Path, out: Path, max_length: int, history: list[dict]) -> dict:
+    """How many rollouts train exactly the ids they sampled, and how far TRL found sampler and trainer apart."""
+    from agentdistill.training.base import load_tokenizer
+    from agentdistill.training.rollouts import rollout_tokens
+    from agentdistill.trajectories.store import iter_trajectories
+
+    tok = load_tokenizer(str(model_dir))
+    checked = exact = 0
+    for traj in iter_trajectories(out / "rollouts"):
+        tokens = rollout_tokens(tok, traj, max_length)
+        trained = [t for t, m in zip(tokens.completion_ids, tokens.env_mask, strict=True) if m]
+        sampled = [t for m in traj.messages if m.role == "assistant" and m.train and m.tokens is not None
+                   and not m.tokens.truncated for t in m.tokens.ids]  # fmt: skip
+        checked += 1
+        exact += trained == sampled
+    ratios = [row.get("sampling/importance_sampling_ratio/mean") for row in history]
+    gaps = [row.get("sampling/sampling_logp_difference/max") for row in history]
+    return {
+        "token_exact_rollouts": f"{exact}/{checked}",
+        "importance_ratio_mean_per_step": ratios,
+        "sampling_logp_difference_max_per_step": gaps,
+    }
 
 
 def run_agentdistill_sft(model_dir: Path, data: Path, out: Path, lora: bool, steps: int) -> dict:

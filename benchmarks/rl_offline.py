@@ -1,17 +1,21 @@
-"""Does GRPO with CodeAct rollouts make the agent better? Before / RL / after, with the paired statistics.
+"""Does GRPO with CodeAct rollouts make the agent better? Before / RL / after, beside a shuffled-reward control.
 
     python benchmarks/rl_offline.py [--start default|hf:<student dir>] [--config configs/rl-offline.yaml]
-        [--run-dir DIR] [--steps N] [--summarize]
+        [--run-dir DIR] [--steps N] [--no-control] [--summarize]
 
 1. evaluates the starting policy greedily on the held-out arithmetic tasks (configs/data/arithmetic_heldout.jsonl,
    disjoint from the pool), with the agent settings the offline experiment evaluates with;
-2. runs ``agentdistill rl`` (GRPO on TRL, rollouts in the local sandbox) on the arithmetic pool;
-3. evaluates the RL policy the same way, and ``agentdistill report`` pairs the two runs task by task.
+2. runs ``agentdistill rl`` (GRPO on TRL, token-exact rollouts in the local sandbox) on the arithmetic pool;
+3. evaluates the RL policy the same way;
+4. the control: the same RL run with ``shuffle_rewards: true`` (each step's rewards permuted over its rollouts,
+   so they carry no information), evaluated the same way;
+5. ``agentdistill report`` pairs both runs with the starting policy task by task.
 
-Prints n, accuracy before and after, the paired difference with its 95% bootstrap CI and the exact McNemar
-p-value, rollouts/s and generated tokens/s of the rollouts, minutes per stage and the wall time, and whether
-the target holds (a gain whose CI is above 0, in <= 45 minutes). Every model runs behind the managed vLLM CPU
-server (``agentdistill serve --setup``).
+Prints n, accuracy before and after (and after the control), the paired difference with its 95% bootstrap CI
+and the exact McNemar p-value, per RL step the reward, ``frac_reward_zero_std`` and rollouts/s, minutes per
+stage, and whether the target holds: a gain whose CI is above 0, the RL experiment (eval before, RL, eval
+after) in <= 45 minutes, and the control's difference inside noise (its CI covers 0). Every model runs behind
+the managed vLLM CPU server (``agentdistill serve --setup``).
 """
 
 from __future__ import annotations
@@ -49,44 +53,62 @@ def pct(v: float | None) -> str:
 
 def summarize(run_dir: Path, minutes: dict[str, float]) -> int:
     report = json.loads((run_dir / "report" / "report.json").read_text())
-    before, after = (
-        json.loads((run_dir / "eval" / n / "metrics.json").read_text()) for n in ("before", "after")
-    )
-    diffs = report.get("differences", {}).get("after", {})
+    runs = {n: json.loads((run_dir / "eval" / n / "metrics.json").read_text())
+            for n in ("before", "after", "control") if (run_dir / "eval" / n / "metrics.json").is_file()}  # fmt: skip
+    diffs = report.get("differences", {})
     print(f"\nrun: {run_dir}")
-    print(
-        f"{'benchmark':24s} {'n':>4s} {'before %':>8s} {'after %':>8s}  difference [95% CI] (points)   McNemar p"
-    )
-    for label, entry in after["benchmarks"].items():
-        d = diffs.get(label) or {}
-        b = before["benchmarks"].get(label, {}).get("score")
+    print(f"{'run':8s} {'benchmark':22s} {'n':>4s} {'before %':>8s} {'run %':>7s}  difference [95% CI] (points)   "
+          "McNemar p")  # fmt: skip
+    label = Path(HELDOUT).stem
+    for name in ("after", "control"):
+        if name not in runs:
+            continue
+        entry = runs[name]["benchmarks"][label]
+        d = diffs.get(name, {}).get(label) or {}
+        b = runs["before"]["benchmarks"][label]["score"]
         ci = (
             f"{100 * d['difference']:+6.2f} [{100 * d['ci_low']:+6.2f}, {100 * d['ci_high']:+6.2f}]"
             if d
             else "–"
         )
         p = f"{d['p_value']:.3g}" if d else "–"
-        print(f"{label:24s} {entry['n']:4d} {pct(b):>8s} {pct(entry['score']):>8s}  {ci:28s} {p:>9s}")
-    summary = json.loads((run_dir / "rl" / "rl_summary.json").read_text())["result"]
-    r = summary["rollouts"]
-    print(
-        f"rl: {summary['steps']} steps, {r['rollouts']} rollouts ({r['failed']} failed), "
-        f"{r['rollouts_per_s']:.3f} rollouts/s, {r['tokens_per_s']:.1f} generated tokens/s, "
-        f"{summary['train_runtime_s'] / 60:.1f} min training"
-    )
-    for row in summary["reward_history"]:
-        extra = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k not in ("step", "reward", "reward_std"))
-        print(f"  step {row['step']}: reward {row['reward']:.3f} ({extra})")
+        print(
+            f"{name:8s} {label:22s} {entry['n']:4d} {pct(b):>8s} {pct(entry['score']):>7s}  {ci:28s} {p:>9s}"
+        )
+    for name in ("rl", "rl-control"):
+        path = run_dir / name / "rl_summary.json"
+        if not path.is_file():
+            continue
+        summary = json.loads(path.read_text())["result"]
+        r = summary["rollouts"]
+        print(
+            f"{name}: {summary['steps']} steps, {r['rollouts']} rollouts ({r['failed']} failed, "
+            f"{r['truncated_turns']} turns cut), {r['rollouts_per_s']:.3f} rollouts/s, "
+            f"{r['tokens_per_s']:.1f} generated tokens/s, {summary['train_runtime_s'] / 60:.1f} min"
+        )
+        for row in summary["history"]:
+            true = row.get("rewards/correct/mean")
+            print(
+                f"  step {row['step']:2d}: reward {row['reward']:.3f}, correct {true:.3f}, frac_reward_zero_std "
+                f"{row.get('frac_reward_zero_std', float('nan')):.2f}, grad_norm {row.get('grad_norm', 0):.3f}, "
+                f"{row.get('rollouts_per_s', 0):.2f} rollouts/s, time gen/sandbox/sync/train "
+                f"{row.get('generation_s', 0):.0f}/{row.get('sandbox_s', 0):.0f}/{row.get('sync_s', 0):.0f}/"
+                f"{row.get('training_s', 0):.0f} s, peak RSS {row.get('peak_rss_gib', float('nan')):.1f} GiB"
+            )
     if minutes:
         print("minutes: " + ", ".join(f"{k} {v:.1f}" for k, v in minutes.items()))
-    wall = sum(minutes.values())
-    d = diffs.get(Path(HELDOUT).stem)
+    d = diffs.get("after", {}).get(label)
     if d is None:
         print("target: held-out arithmetic not evaluated")
         return 0
     checks = {f"95% CI low {100 * d['ci_low']:+.2f} > 0": d["ci_low"] > 0}
     if minutes:
-        checks[f"wall time {wall:.1f} min <= {BUDGET_MIN:.0f}"] = wall <= BUDGET_MIN
+        wall = sum(v for k, v in minutes.items() if "control" not in k)
+        checks[f"RL experiment {wall:.1f} min <= {BUDGET_MIN:.0f}"] = wall <= BUDGET_MIN
+    if c := diffs.get("control", {}).get(label):
+        checks[f"control inside noise: CI [{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}] covers 0"] = (
+            c["ci_low"] <= 0 <= c["ci_high"]
+        )
     for what, ok in checks.items():
         print(f"target: {what}: {'MET' if ok else 'MISSED'}")
     return 0
@@ -98,21 +120,33 @@ def main() -> int:
     ap.add_argument("--config", type=Path, default=REPO / "configs" / "rl-offline.yaml")
     ap.add_argument("--run-dir", type=Path, default=REPO / "runs" / "rl-offline")
     ap.add_argument("--steps", type=int, default=None, help="override the config's GRPO steps")
+    ap.add_argument("--no-control", action="store_true", help="skip the shuffled-reward control run")
     ap.add_argument("--summarize", action="store_true", help="only print an existing run's numbers")
     args = ap.parse_args()
     run = args.run_dir
     minutes: dict[str, float] = {}
     if not args.summarize:
         run.mkdir(parents=True, exist_ok=True)
-        before, after = run / "eval" / "before", run / "eval" / "after"
-        minutes["eval before"] = agentdistill("eval", "--model", args.start, "--benchmarks", HELDOUT,
-                                              "--out", str(before), "--name", "before", *EVAL_ARGS) / 60  # fmt: skip
-        shutil.rmtree(run / "rl", ignore_errors=True)
-        rl = ["rl", "--config", str(args.config), "--model", args.start, "--out", str(run / "rl")]
-        minutes["rl"] = agentdistill(*rl, *(["--steps", str(args.steps)] if args.steps else [])) / 60
-        minutes["eval after"] = agentdistill("eval", "--model", f"hf:{run / 'rl'}", "--benchmarks", HELDOUT,
-                                             "--out", str(after), "--name", "after", *EVAL_ARGS) / 60  # fmt: skip
-        agentdistill("report", str(before), str(after), "--out", str(run / "report"))
+        steps = ["--steps", str(args.steps)] if args.steps else []
+
+        def evaluate(name: str, model: str) -> float:
+            return agentdistill("eval", "--model", model, "--benchmarks", HELDOUT, "--out", str(run / "eval" / name),
+                                "--name", name, *EVAL_ARGS) / 60  # fmt: skip
+
+        def reinforce(name: str, *extra: str) -> float:
+            shutil.rmtree(run / name, ignore_errors=True)
+            cmd = ["rl", "--config", str(args.config), "--model", args.start, "--out", str(run / name)]
+            return agentdistill(*cmd, *steps, *extra) / 60
+
+        minutes["eval before"] = evaluate("before", args.start)
+        minutes["rl"] = reinforce("rl")
+        minutes["eval after"] = evaluate("after", f"hf:{run / 'rl'}")
+        names = [str(run / "eval" / "before"), str(run / "eval" / "after")]
+        if not args.no_control:
+            minutes["rl control"] = reinforce("rl-control", "--set", "shuffle_rewards=true")
+            minutes["eval control"] = evaluate("control", f"hf:{run / 'rl-control'}")
+            names.append(str(run / "eval" / "control"))
+        agentdistill("report", *names, "--out", str(run / "report"))
     return summarize(run, minutes)
 
 

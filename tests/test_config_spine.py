@@ -256,7 +256,7 @@ def test_trainers_share_one_base_and_keep_their_own_defaults():
         RLConfig().lora_r,
         TrainConfig().learning_rate,
         RLConfig().learning_rate,
-    ) == (64, 16, 2e-4, 1e-5)
+    ) == (64, 16, 2e-4, 2e-5)
     with pytest.raises(ConfigError, match="set by RLConfig's own fields"):
         from_dict(RLConfig, {"trainer_overrides": {"temperature": 0.3}})
     with pytest.raises(ConfigError, match=r"agent.seed: must be None for RL"):

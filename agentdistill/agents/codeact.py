@@ -38,8 +38,22 @@ from agentdistill.agents.first_thought import FirstThoughts, first_paragraph
 from agentdistill.agents.parsing import ParsedAction, parse_action, parse_final_line
 from agentdistill.agents.prompts import Prompts, load_prompts
 from agentdistill.errors import failure_kind
-from agentdistill.models.base import ChatModel, ContinuationUnsupportedError, GenerationParams, run_sync
-from agentdistill.schema import AgentInfo, ExecResult, Message, Task, Trajectory, TrajectoryStats
+from agentdistill.models.base import (
+    ChatModel,
+    ContinuationUnsupportedError,
+    GenerationParams,
+    run_sync,
+    truncate_at_stop,
+)
+from agentdistill.schema import (
+    AgentInfo,
+    ExecResult,
+    Message,
+    SampledTokens,
+    Task,
+    Trajectory,
+    TrajectoryStats,
+)
 from agentdistill.tasks.metrics import answer_key, is_success, score
 from agentdistill.tools.cache import EpisodeToolCache
 from agentdistill.tools.host import describe_tool
@@ -95,7 +109,8 @@ class CodeActAgent:
     ``tools`` maps names to host tools (plain callables or langchain ``BaseTool``s; a tool with a
     ``new_episode()`` method gets a fresh copy per episode, e.g. the ``web_search`` cache). ``sandbox`` is
     a :class:`~agentdistill.sandbox.SandboxConfig`. ``verbatim`` stores each reply exactly as the model
-    wrote it (RL trains on the sampled text) instead of re-rendered from its parsed thought and code.
+    wrote it instead of re-rendered from its parsed thought and code, with the token ids it sampled
+    (``Message.tokens``) where the backend returns them: RL trains on exactly those.
     """
 
     def __init__(
@@ -123,6 +138,7 @@ class CodeActAgent:
         self.scorer = scorer
         self.role = role
         self.verbatim = verbatim
+        self.sampled_tokens = verbatim and bool(getattr(model, "supports_sampled_tokens", False))
         if self.config.reflection == "student" and teacher is None:
             raise ValueError("reflection='student' needs a teacher model to check the student's steps")
         self._refuses_continuation: set[int] = set()  # models that refused continue_final at run time
@@ -352,7 +368,9 @@ class CodeActAgent:
         else:
             body = outcome.text.strip()
         kind = kind or ("reflection" if p.reflection else "action")
-        ep.messages.append(Message(role="assistant", content=body, kind=kind, train=train))  # type: ignore[arg-type]
+        ep.messages.append(
+            Message(role="assistant", content=body, kind=kind, train=train, tokens=outcome.tokens)  # type: ignore[arg-type]
+        )
         obs, obs_kind = self._observation(ep, outcome)
         ep.messages.append(Message(role="user", content=obs, kind=obs_kind))  # type: ignore[arg-type]
         if obs_kind == "error":
@@ -391,7 +409,7 @@ class CodeActAgent:
             return False
         return model is self.teacher if self.config.reflection == "student" else True
 
-    def _params(self, n: int, seed: int | None) -> GenerationParams:
+    def _params(self, n: int, seed: int | None, model_is_policy: bool = True) -> GenerationParams:
         cfg = self.config
         return GenerationParams(
             n=n,
@@ -401,13 +419,14 @@ class CodeActAgent:
             stop=STOP,
             seed=seed,
             logprobs=n > 1,
+            sampled_tokens=self.sampled_tokens and model_is_policy,
         )
 
     async def _generate(
         self, model: ChatModel, ep: _Episode, start_text: str, steer: str | None, n: int
-    ) -> tuple[list[tuple[str, bool]], list[float | None], str | None]:
+    ) -> tuple[list[tuple[str, bool]], list[Any], str | None]:
         """``n`` replies to the episode so far, each as (text, whether it begins with ``start_text``),
-        their mean log-probabilities, and how the start was given (``continued``, ``instructed``, None)."""
+        their completions, and how the start was given (``continued``, ``instructed``, None)."""
         convo = [m.to_chat() for m in ep.messages]
         if ep.task.answer is not None and self._hinted(model):
             hint = self.prompts.render("reference_hint", answer=ep.task.answer)
@@ -415,8 +434,9 @@ class CodeActAgent:
         if steer:
             convo[-1] = {**convo[-1], "content": f"{convo[-1]['content']}\n\n{steer}"}
         seed = None if ep.seed is None else ep.seed * 1000 + ep.model_requests
-        params = self._params(n, seed)
+        params = self._params(n, seed, model is self.model)
         result, mode = None, None
+        started = time.monotonic()
         if start_text and self._can_continue(model):
             try:
                 partial = [*convo, {"role": "assistant", "content": start_text}]
@@ -429,27 +449,31 @@ class CodeActAgent:
                 convo[-1] = {**convo[-1], "content": f"{convo[-1]['content']}\n\n{instruction}"}
                 mode = "instructed"
             result = await model.agenerate(convo, params)
+        ep.stats.model_time_s += time.monotonic() - started
         ep.model_requests += 1
         ep.stats.prompt_tokens += result.prompt_tokens or 0
         ep.stats.completion_tokens += result.completion_tokens or 0
         replies = [_with_start(c.text, start_text, continued=mode == "continued") for c in result.completions]
-        return replies, [c.mean_logprob for c in result.completions], mode
+        return replies, result.completions, mode
 
     async def _act(
         self, model: ChatModel, ep: _Episode, sandbox: Any, start_text: str, steer: str | None
     ) -> _Outcome:
         n = self.config.n_candidates if model is self.model else 1
-        replies, lps, mode = await self._generate(model, ep, start_text, steer, n)
+        replies, completions, mode = await self._generate(model, ep, start_text, steer, n)
         candidates = [
-            Candidate(t, parse_action(t), mean_logprob=lp) for (t, _), lp in zip(replies, lps, strict=True)
+            Candidate(t, parse_action(truncate_at_stop(t, STOP)[0]), mean_logprob=c.mean_logprob)
+            for (t, _), c in zip(replies, completions, strict=True)
         ]
         timeout = self.config.step_timeout_s
         if n == 1:
             c = candidates[0]
             if c.parsed.ok:
+                started = time.monotonic()
                 c.result = await asyncio.to_thread(sandbox.run, c.parsed.code, timeout=timeout)
+                ep.stats.sandbox_time_s += time.monotonic() - started
                 ep.executions += 1
-            return _Outcome(c.text, c.parsed, c.result, 1, mode, replies[0][1])
+            return _Outcome(c.text, c.parsed, c.result, 1, mode, replies[0][1], _sampled(completions[0]))
         runnable = [i for i, c in enumerate(candidates) if c.parsed.ok]
         if runnable:
             await asyncio.to_thread(sandbox.fork, len(runnable))
@@ -487,8 +511,18 @@ class CodeActAgent:
         """Out of steps: one more call asks for the answer from the episode so far (as the paper does)."""
         ask = self.prompts.render("final_prompt", question=ep.task.question)
         ep.messages.append(Message(role="user", content=ask, kind="prompt"))
-        params = GenerationParams(max_tokens=self.config.final_max_tokens, temperature=0.0, seed=ep.seed)
+        # a trained forced answer is sampled like every trained turn; an untrained one is greedy
+        cfg = self.config
+        params = GenerationParams(
+            max_tokens=cfg.final_max_tokens,
+            temperature=cfg.temperature if cfg.train_forced_answer else 0.0,
+            top_p=cfg.top_p if cfg.train_forced_answer else 1.0,
+            seed=ep.seed,
+            sampled_tokens=self.sampled_tokens,
+        )
+        started = time.monotonic()
         result = await self.model.agenerate([m.to_chat() for m in ep.messages], params)
+        ep.stats.model_time_s += time.monotonic() - started
         ep.model_requests += 1
         ep.stats.prompt_tokens += result.prompt_tokens or 0
         ep.stats.completion_tokens += result.completion_tokens or 0
@@ -498,6 +532,7 @@ class CodeActAgent:
                 content=result.text if self.verbatim else result.text.strip(),
                 kind="final",
                 train=self.config.train_forced_answer,
+                tokens=_sampled(result.completions[0]),
             )
         )
         ep.final, ep.status = parse_final_line(result.text), "max_steps"
@@ -526,6 +561,17 @@ class _Outcome:
     """How the step's start was given: continued, instructed, or None (no start)."""
     start_followed: bool = True
     """Whether the reply begins with the start (always, when it was continued)."""
+    tokens: SampledTokens | None = None
+    """The sampled token ids of the reply (``verbatim`` with a backend that returns them)."""
+
+
+def _sampled(completion: Any) -> SampledTokens | None:
+    """The completion's sampled tokens as stored in a trajectory (None when it has none)."""
+    if completion.token_ids is None:
+        return None
+    return SampledTokens(
+        ids=completion.token_ids, logprobs=completion.token_logprobs, finish_reason=completion.finish_reason
+    )
 
 
 def parse_verdict(text: str) -> _Verdict:

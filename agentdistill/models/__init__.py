@@ -16,6 +16,7 @@ from agentdistill.models.base import (
     ModelRequestError,
     ModelSpecError,
     ModelUnavailableError,
+    SampledTokensUnsupportedError,
 )
 from agentdistill.models.config import ModelConfig, ServeConfig
 from agentdistill.models.loading import load_chat_model, open_chat_model
@@ -35,6 +36,7 @@ __all__ = [
     "ModelSpec",
     "ModelSpecError",
     "ModelUnavailableError",
+    "SampledTokensUnsupportedError",
     "ServeConfig",
     "load_chat_model",
     "open_chat_model",

@@ -6,7 +6,10 @@ transformers model, an OpenAI-compatible server, a LangChain chat model) but age
 * ``generate`` / ``agenerate``: one conversation, ``n`` samples;
 * ``generate_batch`` / ``agenerate_batch``: several conversations at once (batched where the backend can);
 * ``continue_final=True``: the last message is a partial assistant message and the model continues it;
-  the returned text holds only the continuation (as vLLM's ``continue_final_message`` does).
+  the returned text holds only the continuation (as vLLM's ``continue_final_message`` does);
+* ``sampled_tokens=True`` (RL): each sample also carries the token ids the model sampled, their
+  log-probabilities and the finish reason, and its text keeps the stop string as sampled, so that training
+  can use exactly the sampled tokens (backends with ``supports_sampled_tokens``; others refuse).
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ class ContinuationUnsupportedError(ModelError):
     """The backend cannot continue a partial assistant message."""
 
 
+class SampledTokensUnsupportedError(ModelError):
+    """The backend cannot return the token ids it sampled (token-exact RL needs them)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class GenerationParams:
     """Sampling settings for one request; the same for every backend."""
@@ -67,6 +74,9 @@ class GenerationParams:
     """Sampling seed; None leaves sampling unseeded (vLLM's CPU build crashes on per-request seeds)."""
     logprobs: bool = False
     """Ask for token log-probabilities (returned as their mean per sample)."""
+    sampled_tokens: bool = False
+    """Return each sample's sampled token ids and their log-probabilities (``Completion.token_ids`` /
+    ``token_logprobs``), and keep a stop string in the text as it was sampled instead of cutting it."""
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
@@ -99,6 +109,12 @@ class Completion:
     """Generated tokens for this sample, where the backend reports them."""
     mean_logprob: float | None = None
     """Mean log-probability of the generated tokens, where the backend gives them."""
+    token_ids: list[int] | None = None
+    """``sampled_tokens``: the ids the model sampled, in order, with the end-of-turn token where it was
+    sampled and the stop string's tokens where one ended the sample (``text`` is their decoding)."""
+    token_logprobs: list[float] | None = None
+    """``sampled_tokens``: the log-probability of each sampled id under the distribution it was drawn from
+    after temperature scaling (what a trainer recomputes; top-p truncation is not applied)."""
 
 
 @dataclasses.dataclass
@@ -195,6 +211,7 @@ class ChatModel(ABC):
 
     name: str = "model"
     supports_continuation: bool = True
+    supports_sampled_tokens: bool = False
 
     @abstractmethod
     async def _agenerate_batch(
@@ -214,6 +231,11 @@ class ChatModel(ABC):
         if continue_final and not self.supports_continuation:
             raise ContinuationUnsupportedError(
                 f"{self.name}: this backend cannot continue a partial assistant message"
+            )
+        if params.sampled_tokens and not self.supports_sampled_tokens:
+            raise SampledTokensUnsupportedError(
+                f"{self.name}: this backend cannot return the token ids it sampled; token-exact training "
+                "(agentdistill rl) needs an hf: model or an openai: vLLM server"
             )
         convs = [normalize_messages(c, continue_final=continue_final) for c in conversations]
         if not convs:

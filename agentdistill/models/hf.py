@@ -3,7 +3,9 @@
 Concurrent ``agenerate`` calls (e.g. many agent episodes in flight) are queued and run as one padded
 ``model.generate`` batch per compatible group (same sampling settings), up to ``max_batch_size``
 conversations. Stop strings use transformers' ``StopStringCriteria``; log-probabilities are recorded
-from the raw logits by a logits processor (before temperature/top-p), as vLLM reports them.
+by a logits processor: their mean per sample from the raw logits (as vLLM reports them by default), and,
+with ``sampled_tokens``, each sampled token's log-probability after temperature scaling (what TRL
+recomputes when it trains on the sample).
 """
 
 from __future__ import annotations
@@ -61,27 +63,40 @@ class _LogprobRecorder:
     """Logits processor that records the log-probability of each sampled token.
 
     At step t it sees the token chosen at step t-1 (the last input id) and the raw distribution it was
-    drawn from (kept from step t-1); :meth:`finish` adds the last step.
+    drawn from (kept from step t-1); :meth:`finish` adds the last step. With ``temperature`` it also keeps
+    the log-probabilities under the temperature-scaled distribution (``scaled``).
     """
 
-    def __init__(self) -> None:
-        self.prev = None
+    def __init__(self, temperature: float | None = None) -> None:
+        self.temperature = temperature
+        self.prev = self.prev_scaled = None
         self.chosen: list[Any] = []
+        self.chosen_scaled: list[Any] = []
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
 
         if self.prev is not None:
-            self.chosen.append(self.prev.gather(1, input_ids[:, -1:]).squeeze(1))
+            self._keep(input_ids[:, -1:])
         self.prev = torch.log_softmax(scores.float(), dim=-1)
+        if self.temperature:
+            self.prev_scaled = torch.log_softmax(scores.float() / self.temperature, dim=-1)
         return scores
 
-    def finish(self, sequences: Any) -> Any:
+    def _keep(self, last: Any) -> None:
+        self.chosen.append(self.prev.gather(1, last).squeeze(1))
+        if self.prev_scaled is not None:
+            self.chosen_scaled.append(self.prev_scaled.gather(1, last).squeeze(1))
+
+    def finish(self, sequences: Any) -> tuple[Any, Any]:
+        """(raw, temperature-scaled) log-probabilities per row and generated position (None if none)."""
         import torch
 
         if self.prev is not None:
-            self.chosen.append(self.prev.gather(1, sequences[:, -1:]).squeeze(1))
-        return torch.stack(self.chosen, dim=1) if self.chosen else None
+            self._keep(sequences[:, -1:])
+        raw = torch.stack(self.chosen, dim=1) if self.chosen else None
+        scaled = torch.stack(self.chosen_scaled, dim=1) if self.chosen_scaled else raw
+        return raw, scaled
 
 
 class HFChatModel(ChatModel):
@@ -133,6 +148,8 @@ class HFChatModel(ChatModel):
         self.device, self.dtype = str(param.device), param.dtype
         self._setup(model)
         return self
+
+    supports_sampled_tokens = True
 
     def _setup(self, model: Any) -> None:
         self.model = model
@@ -228,14 +245,15 @@ class HFChatModel(ChatModel):
         }
         if params.stop:
             kwargs["stopping_criteria"] = StoppingCriteriaList([self._stop_criteria(params.stop)])
-        recorder = _LogprobRecorder() if params.logprobs else None
+        wants_logprobs = params.logprobs or params.sampled_tokens
+        recorder = _LogprobRecorder(params.temperature if sample else 1.0) if wants_logprobs else None
         if recorder:
             kwargs["logits_processor"] = LogitsProcessorList([recorder])
         with self._gen_lock, torch.inference_mode(), _seeded(params.seed, self.device):
             out = self.model.generate(**enc, **kwargs)
         prompt_len = enc["input_ids"].shape[1]
         generated = out.sequences[:, prompt_len:].tolist()
-        logprobs = recorder.finish(out.sequences) if recorder else None
+        logprobs = recorder.finish(out.sequences) if recorder else (None, None)
 
         results = []
         for i in range(len(conversations)):
@@ -259,6 +277,9 @@ class HFChatModel(ChatModel):
         return self._stop_cache[stop]
 
     def _completion(self, ids: list[int], params: GenerationParams, logprobs: Any, row: int) -> Completion:
+        if params.sampled_tokens:
+            return self._sampled_completion(ids, params, logprobs[1], row)
+        logprobs = logprobs[0]
         pad = self.tokenizer.pad_token_id
         end, hit_eos = len(ids), False
         for k, t in enumerate(ids):
@@ -276,6 +297,35 @@ class HFChatModel(ChatModel):
             finish_reason="stop" if (hit_eos or hit_stop) else "length",
             tokens=tokens,
             mean_logprob=mean_lp,
+        )
+
+    def _sampled_completion(
+        self, ids: list[int], params: GenerationParams, logprobs: Any, row: int
+    ) -> Completion:
+        """The sample as the model drew it: up to and including a sampled end-of-turn token, or up to the
+        token that completed a stop string (a finished row of the batch is padded after that)."""
+        tok = self.tokenizer
+        end = next((k for k, t in enumerate(ids) if t in self._eos), len(ids))
+        finish = "stop" if end < len(ids) else "length"
+        kept = ids[: end + 1] if end < len(ids) else ids
+
+        def stopped(k: int) -> bool:
+            return truncate_at_stop(tok.decode(ids[:k], skip_special_tokens=True), params.stop)[1]
+
+        if params.stop and stopped(end):
+            low, high = 1, end  # the shortest prefix holding a stop string (holding one is monotone in k)
+            while low < high:
+                mid = (low + high) // 2
+                low, high = (low, mid) if stopped(mid) else (mid + 1, high)
+            kept, finish = ids[:low], "stop"
+        lps = [float(x) for x in logprobs[row, : len(kept)].tolist()] if logprobs is not None else None
+        return Completion(
+            text=tok.decode(kept, skip_special_tokens=True),
+            finish_reason=finish,
+            tokens=len(kept),
+            mean_logprob=sum(lps) / len(lps) if lps else None,
+            token_ids=list(kept),
+            token_logprobs=lps,
         )
 
     async def aclose(self) -> None:

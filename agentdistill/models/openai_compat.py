@@ -105,6 +105,7 @@ class OpenAIChatModel(ChatModel):
         hosted = any("api.openai.com" in u for u in self.base_urls)
         self.vllm_extras = (not hosted) if vllm_extras is None else vllm_extras
         self.supports_continuation = self.vllm_extras
+        self.supports_sampled_tokens = self.vllm_extras  # vLLM's return_token_ids
         self.name = f"openai:{model}@{','.join(self.base_urls)}"
 
     async def _agenerate_batch(
@@ -125,8 +126,9 @@ class OpenAIChatModel(ChatModel):
             completions += [self._completion(ch, params, response, missing) for ch in response.choices]
         return ChatResult(completions[: params.n], model=self.name, prompt_tokens=prompt_tokens)
 
-    @staticmethod
-    def _completion(choice: Any, params: GenerationParams, response: Any, n: int) -> Completion:
+    def _completion(self, choice: Any, params: GenerationParams, response: Any, n: int) -> Completion:
+        if params.sampled_tokens:
+            return self._sampled_completion(choice)
         text, _ = truncate_at_stop(choice.message.content or "", params.stop)
         tokens = mean_lp = None
         content_lp = getattr(getattr(choice, "logprobs", None), "content", None)
@@ -136,6 +138,32 @@ class OpenAIChatModel(ChatModel):
         elif n == 1 and response.usage is not None:
             tokens = response.usage.completion_tokens
         return Completion(text, choice.finish_reason or "stop", tokens=tokens, mean_logprob=mean_lp)
+
+    def _sampled_completion(self, choice: Any) -> Completion:
+        """The sample with vLLM's ``token_ids`` (the end-of-turn token included where it was sampled) and
+        per-token log-probabilities; the stop string stays in the text (``include_stop_str_in_output``)."""
+        ids = getattr(choice, "token_ids", None)
+        if ids is None and getattr(choice, "model_extra", None):
+            ids = choice.model_extra.get("token_ids")
+        content_lp = getattr(getattr(choice, "logprobs", None), "content", None)
+        if ids is None or content_lp is None:
+            raise ModelRequestError(
+                f"{self.name}: the server returned no sampled token ids or log-probabilities; token-exact "
+                "training needs vLLM's OpenAI server (return_token_ids, vLLM >= 0.10.2)"
+            )
+        lps = [float(t.logprob) for t in content_lp]
+        if len(lps) != len(ids):
+            raise ModelRequestError(
+                f"{self.name}: {len(ids)} sampled token ids but {len(lps)} log-probabilities in one choice"
+            )
+        return Completion(
+            choice.message.content or "",
+            choice.finish_reason or "stop",
+            tokens=len(ids),
+            mean_logprob=sum(lps) / len(lps) if lps else None,
+            token_ids=[int(i) for i in ids],
+            token_logprobs=lps,
+        )
 
     def _pick_endpoint(self) -> _Endpoint:
         """The healthy endpoint with the fewest requests in flight (else the one back up soonest)."""
@@ -160,10 +188,15 @@ class OpenAIChatModel(ChatModel):
             body["stop"] = list(params.stop)
         if params.seed is not None:
             body["seed"] = params.seed
-        if params.logprobs:
+        if params.logprobs or params.sampled_tokens:
             body["logprobs"] = True
+        extra: dict[str, Any] = {}
         if cont:
-            body["extra_body"] = {"continue_final_message": True, "add_generation_prompt": False}
+            extra.update(continue_final_message=True, add_generation_prompt=False)
+        if params.sampled_tokens:
+            extra.update(return_token_ids=True, include_stop_str_in_output=True)
+        if extra:
+            body["extra_body"] = extra
 
         endpoint = self._pick_endpoint()
         last_error: Exception | None = None

@@ -386,12 +386,12 @@ class Pipeline:
 
         cfg = self._rl_config(student)
         check_output_dir(Path(cfg.output_dir), overwrite=True)  # this stage owns run_dir/rl
-        result = train_rl(cfg, log=self.log)
+        result = train_rl(cfg, log=self.log, eval_agent=self.config.eval.agent)
         return RLStageResult(
             policy=f"hf:{cfg.output_dir}",
             steps=result.steps,
             rollouts=result.rollouts.to_dict(),
-            reward_history=result.reward_history,
+            history=result.history,
         )
 
     def stage_eval(self, student: Path) -> EvalStageResult:

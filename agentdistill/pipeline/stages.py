@@ -102,10 +102,10 @@ class RLStageResult(StageResult):
     policy: str = ""
     steps: int = 0
     rollouts: dict[str, Any] = dataclasses.field(default_factory=dict)
-    reward_history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def summary(self) -> str:
-        rewards = [r.get("reward") for r in self.reward_history]
+        rewards = [r.get("reward") for r in self.history]
         change = f"; reward {rewards[0]:.3f} -> {rewards[-1]:.3f}" if rewards and None not in rewards else ""
         return f"{self.policy} ({self.steps} steps, {self.rollouts.get('rollouts', 0)} rollouts{change})"
 

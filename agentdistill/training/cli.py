@@ -189,8 +189,13 @@ def rl_command(
         f"  rollouts   {r.rollouts} ({r.failed} failed, {r.truncated} truncated); {r.rollouts_per_s:.2f}/s, "
         f"{r.tokens_per_s:.0f} generated tokens/s"
     )
-    if result.reward_history:
-        first, last = result.reward_history[0], result.reward_history[-1]
+    if result.history:
+        first, last = result.history[0], result.history[-1]
         _say(f"  reward     {first['reward']:.3f} (first step) -> {last['reward']:.3f} (last step)")
+    if r.finish_reasons:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.finish_reasons.items()))
+        _say(f"  turns      {reasons} ({r.truncated_turns} cut by max_tokens, masked)")
     _report_output(result)
+    if result.plot:
+        _say(f"  plot       {result.plot}")
     _say(f"  rollouts   {result.output_dir}/rollouts (agentdistill trajectories view/stats)")

@@ -2,9 +2,11 @@
 
 The trainer is TRL's own (advantages, clipping, KL, logging, checkpoints, ``accelerate launch``); agentdistill
 supplies the three things it does not have: the rollout (``rollout_func``: a full episode of our agent in our
-sandbox), the rewards (our metrics, :mod:`agentdistill.training.rewards`, each a TRL reward function so TRL
-logs them one by one) and the loss mask (SFT's offset masking, passed as ``env_mask``). The saved policy loads
-as ``hf:<output_dir>`` everywhere (``eval --sag``, ``serve``, ``pipeline``).
+sandbox, token-exact), the rewards (our metrics, :mod:`agentdistill.training.rewards`, each a TRL reward
+function so TRL logs them one by one, weight-0 ones as monitors) and the loss mask (``env_mask``: the sampled
+ids of trained turns). The rollouts' sampling log-probabilities go to TRL, whose importance-sampling
+correction and ``sampling/*`` metrics then measure and correct any gap between the sampler and the trained
+policy (:func:`correct_for_the_sampler`). The saved policy loads as ``hf:<output_dir>`` everywhere.
 """
 
 from __future__ import annotations
@@ -34,8 +36,13 @@ class RLResult(base.TrainingResult):
 
     tasks: int = 0
     rollouts: RolloutStats = dataclasses.field(default_factory=RolloutStats)
-    reward_history: list[dict[str, float]] = dataclasses.field(default_factory=list)
-    """Per logged step: the mean reward, its std within groups, and each reward's mean."""
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    """Per logged step (:func:`~agentdistill.training.rl_report.step_history`): TRL's metrics (reward and each
+    component's mean and std, ``frac_reward_zero_std``, ``grad_norm``, ``entropy``, clip and importance
+    ratios), the step's rollouts (rollouts/s, finish reasons, truncated turns), its time split and the
+    process's peak memory so far (``peak_rss_gib``)."""
+    plot: str | None = None
+    """``rl.png``: the history drawn."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "rollouts": self.rollouts.to_dict()}
@@ -101,7 +108,8 @@ def grpo_config(cfg: RLConfig) -> Any:
         "save_strategy": "steps" if cfg.save_steps else "no",
         "save_steps": cfg.save_steps or 500,
         "remove_unused_columns": False,
-        "vllm_importance_sampling_correction": False,  # rollouts return no per-token sampling logprobs
+        "vllm_importance_sampling_correction": True,  # rollouts return their sampling logprobs
+        "mask_truncated_completions": False,  # the rollouts mask cut turns and cut episodes themselves
     }
     if cfg.vllm_server is not None:
         specific.update(use_vllm=True, vllm_mode="server", vllm_server_base_url=cfg.vllm_server.rstrip("/"))
@@ -122,9 +130,11 @@ def _policy_source(
             raise ConfigError(
                 "rl: `student.serve` runs one managed server for one process; on several use vllm_server"
             )
+        how = "weights reloaded" if cfg.weight_sync == "reload" else "LoRA adapter hot-loaded"
         if log:
-            log("starting a managed vLLM server for the rollouts (LoRA hot-loaded every step)")
-        served = rl_generation.ServedLoRAPolicy(model_path, cfg, out)
+            log(f"starting a managed vLLM server for the rollouts ({how} every step)")
+        policy_cls = rl_generation.SERVED_POLICIES[cfg.weight_sync]
+        served = policy_cls(model_path, cfg, out)
         stack.callback(served.stop)
         return served.start()
     cache: dict[int, Any] = {}
@@ -132,14 +142,25 @@ def _policy_source(
 
 
 def train_rl(
-    cfg: RLConfig, *, callbacks: list[Any] | None = None, log: Callable[[str], None] | None = None
+    cfg: RLConfig,
+    *,
+    callbacks: list[Any] | None = None,
+    log: Callable[[str], None] | None = None,
+    eval_agent: Any = None,
 ) -> RLResult:
-    """Run GRPO from ``cfg.student`` on ``cfg.tasks`` and write the policy to ``cfg.output_dir``."""
+    """Run GRPO from ``cfg.student`` on ``cfg.tasks`` and write the policy to ``cfg.output_dir``.
+    ``eval_agent``: the agent the policy will be evaluated with (default: the evaluation's defaults);
+    where the rollouts play differently, a note says so."""
     import datasets
     from trl import GRPOTrainer
 
+    from agentdistill.training import rl_report
+
     cfg.validate()
     tasks = load_rl_tasks(cfg)
+    for line in [*cfg.warnings(), *_differences_from_evaluation(cfg, eval_agent)]:
+        if log:
+            log(f"[yellow]note:[/] {line}")
     model_path = base.resolve_student(cfg.student)
     tokenizer = base.load_tokenizer(model_path)
     tokenizer.padding_side = "left"  # what GRPO (and batched generation) expect
@@ -156,6 +177,7 @@ def train_rl(
         policy = _policy_source(cfg, model_path, out, stack, log)
         runner = RolloutRunner(cfg, {t.question: t for t in tasks}, tokenizer, policy, out_dir=out)
         stack.callback(runner.close)
+        timer = rl_report.step_timer()
         trainer = GRPOTrainer(
             model=model_path,
             reward_funcs=trl_reward_functions(list(cfg.rewards)),
@@ -163,32 +185,63 @@ def train_rl(
             train_dataset=dataset,
             processing_class=tokenizer,
             peft_config=base.lora_config(cfg),
-            callbacks=callbacks,
+            callbacks=[*(callbacks or []), timer],
             rollout_func=runner,
         )
+        correct_for_the_sampler(trainer)
         fitted = base.fit_and_save(trainer, cfg, tokenizer, model_path)
 
+    history = rl_report.step_history(
+        trainer.state.log_history, runner.per_step, timer.seconds, timer.peak_rss_gib
+    )
+    plot = rl_report.plot_history(history, out / rl_report.PLOT_FILE) if base.is_main_process() else None
     result = RLResult(
         **fitted.common,
         tasks=len(tasks),
         rollouts=runner.stats,
-        reward_history=reward_history(trainer.state.log_history, list(cfg.rewards)),
+        history=history,
+        plot=str(plot) if plot else None,
     )
     tokenizer.padding_side = "right"
     base.write_summary(trainer, tokenizer, cfg, result)
     return result
 
 
-def reward_history(log_history: list[dict[str, Any]], names: list[str]) -> list[dict[str, float]]:
-    """The logged reward statistics per step, from TRL's log history."""
-    rows = []
-    for h in log_history:
-        if "reward" not in h:
-            continue
-        row = {"step": h.get("step"), "reward": h["reward"], "reward_std": h.get("reward_std")}
-        for n in names:
-            key = f"rewards/{n.replace(':', '.')}/mean"
-            if key in h:
-                row[n] = h[key]
-        rows.append(row)
-    return rows
+class _RolloutSampler:
+    """Stands where TRL keeps its vLLM client, for rollouts that sync their own sampler (:func:`correct_for_the_sampler`)."""
+
+    def sync_weights(self) -> None:
+        """The rollout's model factory syncs the sampler itself (in process: nothing to sync)."""
+
+
+def correct_for_the_sampler(trainer: Any) -> None:
+    """Turn on TRL's importance-sampling correction for our rollouts.
+
+    TRL applies it (and logs ``sampling/sampling_logp_difference/*`` and ``sampling/importance_sampling_ratio/*``)
+    only when it generates with vLLM itself. Our rollouts return the sampling log-probabilities of every
+    trained token whatever generated them (the in-process policy, a managed vLLM, a ``trl vllm-serve``), so
+    the trainer is told to use them: it recomputes the policy's log-probabilities of the same ids, and the
+    difference (near 0 when sampler and trainer agree) corrects the loss, truncated at TRL's bounds.
+    """
+    if not trainer.use_vllm:  # a trl vllm-serve already has it; otherwise the sampler syncs itself
+        trainer.use_vllm = True
+        trainer.vllm_mode = "server"
+        trainer.vllm_generation = _RolloutSampler()
+        trainer._last_loaded_step = -1
+    trainer.vllm_importance_sampling_correction = True
+
+
+def _differences_from_evaluation(cfg: RLConfig, eval_agent: Any) -> list[str]:
+    """A line naming the agent settings where the rollouts differ from the evaluation (temperature aside)."""
+    from agentdistill.agents.config import AgentConfig
+
+    other = eval_agent or AgentConfig()
+    ignored = {"temperature", "top_p", "seed", "train_forced_answer", "candidate_temperature", "n_candidates"}
+    diffs = [
+        f"{f.name} {getattr(cfg.agent, f.name)!r} (evaluation: {getattr(other, f.name)!r})"
+        for f in dataclasses.fields(AgentConfig)
+        if f.name not in ignored and getattr(cfg.agent, f.name) != getattr(other, f.name)
+    ]
+    if not diffs:
+        return []
+    return ["the rollouts play a different game than the evaluation: " + ", ".join(diffs)]

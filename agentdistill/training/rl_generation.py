@@ -2,9 +2,14 @@
 
 * in this process (default): the policy being trained, through the ``hf:`` backend's batching
   (:meth:`~agentdistill.models.hf.HFChatModel.from_loaded`), unwrapped from DDP/FSDP/ZeRO-3 as TRL does;
-* a managed vLLM (``student.serve``): ``agentdistill serve`` runs the starting model with LoRA enabled, and before each
-  step the trained adapter is saved and hot-loaded into it (``/v1/load_lora_adapter``), so the rollouts of step
-  N sample from the adapter of step N. Works with the CPU build of vLLM; needs ``lora: true``;
+* a managed vLLM (``student.serve``) of the starting model, kept on the policy before each step, so the
+  rollouts of step N sample from the weights of step N. ``weight_sync: reload`` (default): the policy's weights
+  (a LoRA adapter merged in) are written once per step and reloaded in place (vLLM's ``reload_weights``
+  through its development API, then the prefix cache is reset); the server runs the plain model at full
+  speed. ``weight_sync: lora``: the server runs with ``--enable-lora`` and the adapter is hot-loaded
+  (``/v1/load_lora_adapter``); on CPU its LoRA kernels made rollouts about 10x slower. Both work with the
+  CPU build of vLLM, and both serve with ``--logprobs-mode processed_logprobs`` (the sampling distribution
+  TRL's importance-sampling correction compares with);
 * a ``trl vllm-serve`` server (``vllm_server``): TRL pushes the full weights to it before each step (NCCL, GPUs)
   and the rollouts use its OpenAI-compatible API.
 
@@ -24,6 +29,9 @@ from agentdistill.errors import AgentDistillError
 
 ADAPTERS_DIR = ".policy-adapters"
 """Folder of ``output_dir`` holding the adapter the managed server serves (removed at the end)."""
+WEIGHTS_DIR = ".policy-weights"
+"""Folder of ``output_dir`` holding the weights the managed server reloads (removed at the end)."""
+_SERVER_ARGS = ("--logprobs-mode", "processed_logprobs")
 
 
 @contextlib.contextmanager
@@ -57,6 +65,7 @@ class ServedLoRAPolicy:
         serve = cfg.student.serve or ServeConfig()
         extra = [
             *serve.extra_args,
+            *_SERVER_ARGS,
             "--enable-lora",
             "--max-lora-rank",
             str(_vllm_rank(cfg.lora_r)),
@@ -119,6 +128,99 @@ class ServedLoRAPolicy:
             yield model
         finally:
             run_sync(model.aclose())
+
+
+class ServedReloadedPolicy:
+    """A managed vLLM server of the starting model whose weights are replaced by the policy's every step."""
+
+    def __init__(self, model_path: str, cfg: Any, out_dir: Path) -> None:
+        from agentdistill.models.config import ServeConfig
+        from agentdistill.models.serve import VLLMServer
+
+        serve = cfg.student.serve or ServeConfig()
+        os.environ["VLLM_SERVER_DEV_MODE"] = (
+            "1"  # /collective_rpc and /reset_prefix_cache; the server inherits it
+        )
+        self.server = VLLMServer(
+            model_path,
+            served_name="policy",
+            port=serve.port,
+            max_model_len=serve.max_model_len,
+            extra_args=[*serve.extra_args, *_SERVER_ARGS],
+            startup_timeout_s=serve.startup_timeout_s,
+        )
+        self.cfg = cfg
+        self.dir = out_dir / WEIGHTS_DIR
+        self.loaded_step = 0  # the server starts with the starting weights: the policy of step 0
+
+    def start(self) -> ServedReloadedPolicy:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> None:
+        import httpx
+
+        url = self.server.base_url.removesuffix("/v1") + path
+        r = httpx.post(url, json=body, timeout=600)
+        if r.status_code != 200:
+            raise AgentDistillError(f"rl: {url} answered {r.status_code}: {r.text[:300]}")
+
+    def sync(self, trainer: Any) -> None:
+        """Write the policy's weights and reload them into the server (once per step)."""
+        step = int(trainer.state.global_step)
+        if step == self.loaded_step:
+            return
+        from safetensors.torch import save_file
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        save_file(
+            policy_state_dict(trainer.accelerator.unwrap_model(trainer.model)),
+            str(self.dir / "model.safetensors"),
+        )
+        self._post("/collective_rpc", {"method": "reload_weights", "kwargs": {"weights_path": str(self.dir)}})
+        self._post("/reset_prefix_cache")  # cached prefixes were computed with the old weights
+        self.loaded_step = step
+
+    @contextlib.contextmanager
+    def __call__(self, trainer: Any) -> Iterator[Any]:
+        from agentdistill.models.base import run_sync
+        from agentdistill.models.openai_compat import OpenAIChatModel
+
+        self.sync(trainer)
+        model = OpenAIChatModel("policy", self.server.base_url, max_concurrency=self.cfg.concurrency)
+        try:
+            yield model
+        finally:
+            run_sync(model.aclose())
+
+
+def policy_state_dict(model: Any) -> dict[str, Any]:
+    """The policy's weights under the base model's checkpoint names, a LoRA adapter merged in (the model
+    itself is left as it was)."""
+    from peft import PeftModel
+
+    def plain(items: Any, prefix: str = "") -> dict[str, Any]:
+        return {
+            k.removeprefix(prefix).replace(".base_layer.", "."): v.detach().clone().contiguous()
+            for k, v in items
+            if "lora_" not in k
+        }
+
+    if not isinstance(model, PeftModel):
+        return plain(model.state_dict().items())
+    model.merge_adapter()
+    try:
+        return plain(model.state_dict().items(), "base_model.model.")
+    finally:
+        model.unmerge_adapter()
+
+
+SERVED_POLICIES = {"reload": ServedReloadedPolicy, "lora": ServedLoRAPolicy}
+"""``RLConfig.weight_sync`` -> the managed server that follows the policy that way."""
 
 
 def _vllm_rank(r: int) -> int:

@@ -94,6 +94,15 @@ class TrainerConfig:
             raise FieldError("max_length", f"{self.max_length} is too small")
         if self.learning_rate <= 0:
             raise FieldError("learning_rate", f"must be positive, got {self.learning_rate}")
+        if self.lora_alpha <= 0:
+            raise FieldError("lora_alpha", f"must be positive, got {self.lora_alpha}")
+        for name in ("lora_dropout", "warmup_ratio"):
+            if not 0 <= getattr(self, name) < 1:
+                raise FieldError(name, f"must be in [0, 1), got {getattr(self, name)}")
+        if self.weight_decay < 0:
+            raise FieldError("weight_decay", f"must be >= 0, got {self.weight_decay}")
+        if self.max_grad_norm <= 0:
+            raise FieldError("max_grad_norm", f"must be positive, got {self.max_grad_norm}")
 
     def validate(self) -> None:
         """Ready to run: an output folder given (the pipeline fills it itself)."""

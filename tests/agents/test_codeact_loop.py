@@ -62,6 +62,18 @@ def test_max_steps_asks_for_the_final_answer(sandbox_config):
     assert traj.status == "max_steps" and traj.final_answer == "42"
     assert roles_kinds(traj)[-2:] == [("user", "prompt", False), ("assistant", "final", False)]  # not trained
     assert len(model.calls) == 3 and model.calls[-1][1].stop == ()
+    assert model.calls[-1][1].temperature == 0.0  # an untrained forced answer is asked for greedily
+
+
+def test_a_trained_forced_answer_is_sampled_like_every_trained_turn(sandbox_config):
+    model = ScriptedModel([step("look", "print(1)"), "Final answer: 42"])
+    cfg = AgentConfig(max_steps=1, temperature=0.8, top_p=0.9, train_forced_answer=True)
+    traj = CodeActAgent(model, cfg, sandbox=sandbox_config).run(MATH)
+    assert roles_kinds(traj)[-1] == ("assistant", "final", True)
+    assert (model.calls[-1][1].temperature, model.calls[-1][1].top_p) == (
+        0.8,
+        0.9,
+    )  # never greedy-and-trained
 
 
 def test_exception_is_observed_and_self_reflection_masks_the_failed_step(sandbox_config):

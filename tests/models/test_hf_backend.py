@@ -110,3 +110,31 @@ def test_logprobs_are_mean_token_logprobs(default_model):
         assert c.mean_logprob is not None and -20 < c.mean_logprob <= 0
     greedy = default_model.generate(COUNTING, max_tokens=8, logprobs=True).completions[0]
     assert greedy.mean_logprob > -1.5  # greedy tokens are the likely ones
+
+
+def test_sampled_tokens_are_the_ids_with_their_logprobs(default_model):
+    from .conftest import forward_logprobs
+
+    full = default_model.generate(COUNTING, max_tokens=40).text
+    stop = full[12:16]
+    r = default_model.generate(COUNTING, max_tokens=40, stop=(stop,), sampled_tokens=True).completions[0]
+    tok = default_model.tokenizer
+    assert r.finish_reason == "stop" and r.text == tok.decode(r.token_ids, skip_special_tokens=True)
+    assert r.text.startswith(full[: full.index(stop)] + stop)  # the stop string is kept as sampled
+    assert not tok.decode(r.token_ids[:-1]).count(stop)  # and the sample ends with the token completing it
+    assert r.token_logprobs == pytest.approx(forward_logprobs(default_model, COUNTING, r.token_ids), abs=1e-4)
+    cut = default_model.generate(COUNTING, max_tokens=3, sampled_tokens=True).completions[0]
+    assert cut.finish_reason == "length" and len(cut.token_ids) == len(cut.token_logprobs) == 3
+    ask = [{"role": "user", "content": "Reply with just the word OK."}]
+    ended = default_model.generate(ask, max_tokens=30, sampled_tokens=True).completions[0]
+    assert ended.finish_reason == "stop" and ended.token_ids[-1] == tok.eos_token_id  # end of turn kept
+    assert tok.eos_token_id not in ended.token_ids[:-1]
+
+
+def test_sampled_logprobs_are_those_of_the_temperature_scaled_distribution(default_model):
+    from .conftest import forward_logprobs
+
+    params = GenerationParams(n=2, temperature=0.7, max_tokens=12, seed=5, sampled_tokens=True)
+    for c in default_model.generate(COUNTING, params).completions:
+        expected = forward_logprobs(default_model, COUNTING, c.token_ids, temperature=0.7)
+        assert c.token_logprobs == pytest.approx(expected, abs=1e-4)

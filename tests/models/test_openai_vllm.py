@@ -138,3 +138,22 @@ def test_serve_cli_stops_cleanly_on_ctrl_c(served_default):
     assert any("vLLM stopped" in line for line in served_default.output)
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", served_default.port)) != 0
+
+
+def test_sampled_tokens_come_back_token_exact(vllm_model, default_model):
+    """vLLM returns the ids it sampled with their log-probabilities; they are the hf: backend's greedy ids,
+    and a teacher-forced transformers pass gives the same log-probabilities."""
+    from .conftest import forward_logprobs
+
+    ours = default_model.generate(COUNTING, max_tokens=24, sampled_tokens=True).completions[0]
+    served = vllm_model.generate(COUNTING, max_tokens=24, sampled_tokens=True).completions[0]
+    assert served.token_ids == ours.token_ids and served.finish_reason == ours.finish_reason
+    assert served.token_logprobs == pytest.approx(forward_logprobs(default_model, COUNTING, served.token_ids),
+                                                  abs=2e-3)  # fmt: skip
+    stop = ours.text[12:16]
+    cut = vllm_model.generate(COUNTING, max_tokens=24, stop=[stop], sampled_tokens=True).completions[0]
+    assert cut.finish_reason == "stop" and stop in cut.text  # the stop string is kept as sampled
+    assert default_model.tokenizer.decode(cut.token_ids) == cut.text
+    ask = [{"role": "user", "content": "Reply with just the word OK."}]
+    ended = vllm_model.generate(ask, max_tokens=30, sampled_tokens=True).completions[0]
+    assert ended.finish_reason == "stop" and ended.token_ids[-1] == default_model.tokenizer.eos_token_id

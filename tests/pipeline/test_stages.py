@@ -88,7 +88,7 @@ def test_every_stage_that_ran_reaches_pipeline_json_the_summary_and_the_report(t
             (p.run_dir / "rl" / "config.json").write_text("{}")
             history = [{"step": 1, "reward": 0.25}, {"step": 2, "reward": 0.75}]
             return RLStageResult(policy=f"hf:{p.run_dir / 'rl'}", steps=2, rollouts={"rollouts": 8},
-                                 reward_history=history)  # fmt: skip
+                                 history=history)  # fmt: skip
 
         def evaluate(student: Path) -> dict:
             reply = ScriptedChatModel(lambda conv: "so \\boxed{42}")
@@ -112,7 +112,7 @@ def test_every_stage_that_ran_reaches_pipeline_json_the_summary_and_the_report(t
     stages = record["stages"]
     assert list(stages) == ["generate", "filter", "train", "rl", "eval", "report"]
     assert all(s["ran"] for s in stages.values())
-    assert stages["rl"]["result"]["reward_history"][-1]["reward"] == 0.75
+    assert stages["rl"]["result"]["history"][-1]["reward"] == 0.75
     assert stages["rl"]["reads"] == [str(tmp_path / "run" / "student")]
     assert stages["rl"]["writes"] == [str(tmp_path / "run" / "rl")] == stages["eval"]["reads"]
     assert {s["stage"] for s in stages.values()} <= set(STAGES)

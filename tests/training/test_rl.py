@@ -33,7 +33,19 @@ def constant_reward(trajectory, config):
         ({"group_size": 1}, "group_size"),
         ({"agent": {"temperature": 0.0}}, "temperature"),
         ({"rewards": {"corect": 1.0}}, "did you mean 'correct'"),
-        ({"student": {"serve": {"max_model_len": 2048}}, "lora": False}, "serve"),
+        (
+            {"student": {"serve": {"max_model_len": 2048}}, "lora": False, "weight_sync": "lora"},
+            "weight_sync",
+        ),
+        ({"micro_batch_size": 0}, "micro_batch_size"),
+        ({"epsilon": 0}, "epsilon"),
+        ({"lora_dropout": 1.5}, "lora_dropout"),
+        ({"forced_answer": "greedy"}, "forced_answer"),
+        ({"rewards": {"correct": 0.0}}, "every weight is 0"),
+        ({"rewards": {"correct": "high"}}, "must be a number"),
+        ({"trainer_overrides": {"use_vllm": True}}, "use_vllm"),
+        ({"trainer_overrides": {"num_iterations": 2}}, "num_iterations"),
+        ({"agent": {"train_forced_answer": True}}, "agent.train_forced_answer"),
         ({"vllm_server": "localhost:8000"}, "vllm_server"),
         ({"student": "openai:m@http://x/v1"}, "only local weights train"),
     ],
@@ -45,6 +57,25 @@ def test_config_refuses_what_cannot_train_on_policy(tmp_path, changes, field):
     path.write_text(yaml.safe_dump(changes))
     with pytest.raises(ConfigError, match=field.replace(".", r"\.").replace("(", r"\(")):
         load_config(RLConfig, path)
+
+
+def test_defaults_follow_trl_and_lora_guidance_and_warn_about_format_rewards():
+    from agentdistill.agents.config import AgentConfig
+    from agentdistill.training.grpo import _differences_from_evaluation
+
+    cfg = RLConfig()
+    assert cfg.lora and cfg.lora_target_modules == "all-linear" and 1e-5 <= cfg.learning_rate <= 5e-5
+    assert cfg.kl_coef == 0 and cfg.group_size * cfg.tasks_per_step < 32
+    assert cfg.rewards == {"correct": 1.0, "runnable_code": 0.0, "final_answer": 0.0, "grounded": 0.0}
+    assert cfg.warnings() == []
+    assert "form, not its answer" in RLConfig(rewards={"correct": 1.0, "format": 0.2}).warnings()[0]
+    # rollouts play the evaluation's game (sampled); a difference is named
+    assert _differences_from_evaluation(cfg, None) == []
+    other = _differences_from_evaluation(cfg, AgentConfig(max_steps=2, max_tokens=128))
+    assert "max_steps 5 (evaluation: 2)" in other[0] and "max_tokens 512 (evaluation: 128)" in other[0]
+    # the forced answer: sampled and trained, or greedy and masked
+    assert cfg.rollout_agent.train_forced_answer and not cfg.agent.train_forced_answer
+    assert not RLConfig(forced_answer="mask").rollout_agent.train_forced_answer
 
 
 def test_grpo_config_maps_the_settings(tmp_path):
@@ -132,6 +163,7 @@ def rl_run(tmp_path_factory, sandbox_config, default_model_dir):
     cfg = RLConfig(
         student="default",
         tasks=TaskSetConfig([f"{POOL}[:4]"], domain="math"),
+        forced_answer="sample",
         output_dir=str(out),
         steps=2,
         group_size=4,
@@ -172,7 +204,7 @@ def test_rewards_come_from_sandbox_runs_and_vary_within_groups(rl_run):
         groups.setdefault((rl["step"], rl["group"]), []).append(total)
     assert len(groups) == 2 and all(len(v) == 4 for v in groups.values())
     assert any(len(set(v)) > 1 for v in groups.values())
-    assert [row["step"] for row in result.reward_history] == [1, 2]
+    assert [row["step"] for row in result.history] == [1, 2]
 
 
 @pytest.mark.slow
@@ -191,27 +223,45 @@ def test_every_trained_weight_changed_and_the_policy_loads_and_answers(rl_run):
 
 
 @pytest.mark.slow
-def test_trained_tokens_decode_to_exactly_what_the_policy_wrote(rl_run, chatml_tokenizer):
+def test_trained_ids_are_the_ids_the_policy_sampled(rl_run, chatml_tokenizer):
+    """Every trained id is one the policy sampled, in order; the forced answer is sampled and trained; and
+    TRL, recomputing the log-probabilities of the same ids, finds the sampler's (importance ratio ~ 1)."""
     from agentdistill.training.rollouts import rollout_tokens
     from agentdistill.trajectories.store import iter_trajectories
 
-    cfg, _, _, _ = rl_run
+    cfg, result, _, _ = rl_run
+    finals = 0
     for traj in iter_trajectories(Path(cfg.output_dir) / "rollouts"):
         tokens = rollout_tokens(chatml_tokenizer, traj, cfg.max_length)
-        assert len(tokens.completion_ids) == len(tokens.env_mask)
-        spans, current = [], []
-        for tok, m in zip(tokens.completion_ids, tokens.env_mask, strict=True):
-            if m:
-                current.append(tok)
-            elif current:
-                spans.append(current)
-                current = []
-        spans.append(current)
-        written = [m.content for m in traj.messages if m.role == "assistant"]
-        assert [chatml_tokenizer.decode(s) for s in spans] == [w + "<|im_end|>" for w in written]
-        # the prompt is the task as the agent put it, up to the assistant header
-        prompt = chatml_tokenizer.decode(tokens.prompt_ids)
-        assert prompt.endswith("<|im_start|>assistant\n") and traj.task.question in prompt
+        sampled = [m.tokens.ids for m in traj.messages if m.role == "assistant" and m.train
+                   and not m.tokens.truncated]  # fmt: skip
+        trained = [t for t, m in zip(tokens.completion_ids, tokens.env_mask, strict=True) if m]
+        assert trained == [t for ids in sampled for t in ids]
+        for m in traj.messages:
+            if m.role == "assistant":
+                assert m.content == chatml_tokenizer.decode(m.tokens.ids, skip_special_tokens=True)
+                assert m.tokens.finish_reason in ("stop", "length")
+                assert len(m.tokens.logprobs) == len(m.tokens.ids)
+        final = [m for m in traj.messages if m.kind == "final"]
+        finals += bool(final and final[0].train)
+    assert finals > 0  # the forced answer is sampled and trained (forced_answer: sample)
+    for row in result.history:
+        assert abs(row["sampling/importance_sampling_ratio/mean"] - 1) < 1e-3
+        assert row["sampling/sampling_logp_difference/mean"] < 1e-3
+
+
+@pytest.mark.slow
+def test_the_summary_and_plot_show_every_diagnostic(rl_run):
+    cfg, result, _, _ = rl_run
+    summary = json.loads((Path(cfg.output_dir) / "rl_summary.json").read_text())["result"]
+    wanted = ("reward", "reward_std", "frac_reward_zero_std", "grad_norm", "entropy", "clip_ratio/region_mean",
+              "rewards/correct/mean", "rewards/correct/std", "rewards/runnable_code/mean", "finish_reasons",
+              "truncated_turns", "rollouts_per_s", "generation_s", "sandbox_s", "sync_s", "training_s",
+              "sampling/importance_sampling_ratio/mean", "peak_rss_gib")  # fmt: skip
+    for row in summary["history"]:
+        assert not [k for k in wanted if k not in row]
+        assert sum(row["finish_reasons"].values()) >= row["rollouts"] and row["training_s"] > 0
+    assert Path(result.plot).name == "rl.png" and Path(result.plot).stat().st_size > 10_000
 
 
 @pytest.mark.slow

@@ -144,7 +144,7 @@ def test_what_a_trajectory_directory_is(tmp_path):
 
 
 def test_v1_records_still_read():
-    line = record("old#0").to_json().replace("agentdistill.trajectory/2", "agentdistill.trajectory/1")
+    line = record("old#0").to_json().replace("agentdistill.trajectory/3", "agentdistill.trajectory/1")
     line = line.replace(', "failure": null', "").replace(', "fingerprint": "f1"', "")
     t = Trajectory.from_json(line)
     assert t.id == "old#0" and t.fingerprint is None
