@@ -38,14 +38,19 @@ VARIANTS = ("base", "reload", "lora", "in-process")
 
 
 class PolicyHolder(SimpleNamespace):
-    """The parts of a GRPO trainer the samplers read: ``state.global_step``, ``model``, ``accelerator``."""
+    """The parts of a GRPO trainer the samplers read: ``state.global_step``, ``model``, ``accelerator``,
+    ``processing_class``."""
 
 
-def make_holder(model: Any) -> PolicyHolder:
+def make_holder(model: Any, tokenizer: Any = None) -> PolicyHolder:
     from accelerate import Accelerator
 
     return PolicyHolder(
-        state=SimpleNamespace(global_step=0), model=model, model_wrapped=model, accelerator=Accelerator()
+        state=SimpleNamespace(global_step=0),
+        model=model,
+        model_wrapped=model,
+        accelerator=Accelerator(),
+        processing_class=tokenizer,
     )
 
 
@@ -101,7 +106,7 @@ def measure(variant: str, cfg: Any, args: argparse.Namespace, work: Path) -> lis
     policy = get_peft_model(
         transformers.AutoModelForCausalLM.from_pretrained(model_path), base.lora_config(cfg)
     )
-    holder = make_holder(policy)
+    holder = make_holder(policy, tokenizer)
     n = args.in_process_episodes if variant == "in-process" else args.episodes
     tasks = load_rl_tasks(cfg)
     chosen = [tasks[i % len(tasks)] for i in range(n)]
