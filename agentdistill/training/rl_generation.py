@@ -93,14 +93,6 @@ class ServedLoRAPolicy:
         self.server.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _post(self, path: str, body: dict[str, Any]) -> None:
-        import httpx
-
-        url = self.server.base_url + path
-        r = httpx.post(url, json=body, timeout=300)
-        if r.status_code != 200:
-            raise AgentDistillError(f"rl: {url} answered {r.status_code}: {r.text[:300]}")
-
     def sync(self, trainer: Any) -> str:
         """Save the policy's adapter and make the server serve it (once per step); returns its name."""
         step = int(trainer.state.global_step)
@@ -109,9 +101,9 @@ class ServedLoRAPolicy:
         name = f"policy-step-{step}"
         folder = self.dir / name
         trainer.accelerator.unwrap_model(trainer.model).save_pretrained(str(folder))
-        self._post("/load_lora_adapter", {"lora_name": name, "lora_path": str(folder)})
+        _post(self.server.base_url + "/load_lora_adapter", {"lora_name": name, "lora_path": str(folder)})
         if self.loaded is not None:
-            self._post("/unload_lora_adapter", {"lora_name": self.loaded[1]})
+            _post(self.server.base_url + "/unload_lora_adapter", {"lora_name": self.loaded[1]})
             shutil.rmtree(self.dir / self.loaded[1], ignore_errors=True)
         self.loaded = (step, name)
         return name
@@ -161,14 +153,6 @@ class ServedReloadedPolicy:
         self.server.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _post(self, path: str, body: dict[str, Any] | None = None) -> None:
-        import httpx
-
-        url = self.server.base_url.removesuffix("/v1") + path
-        r = httpx.post(url, json=body, timeout=600)
-        if r.status_code != 200:
-            raise AgentDistillError(f"rl: {url} answered {r.status_code}: {r.text[:300]}")
-
     def sync(self, trainer: Any) -> None:
         """Write the policy's weights and reload them into the server (once per step)."""
         step = int(trainer.state.global_step)
@@ -181,8 +165,13 @@ class ServedReloadedPolicy:
             policy_state_dict(trainer.accelerator.unwrap_model(trainer.model)),
             str(self.dir / "model.safetensors"),
         )
-        self._post("/collective_rpc", {"method": "reload_weights", "kwargs": {"weights_path": str(self.dir)}})
-        self._post("/reset_prefix_cache")  # cached prefixes were computed with the old weights
+        _post(
+            self.server.base_url.removesuffix("/v1") + "/collective_rpc",
+            {"method": "reload_weights", "kwargs": {"weights_path": str(self.dir)}},
+        )
+        _post(
+            self.server.base_url.removesuffix("/v1") + "/reset_prefix_cache"
+        )  # cached prefixes were computed with the old weights
         self.loaded_step = step
 
     @contextlib.contextmanager
@@ -196,6 +185,15 @@ class ServedReloadedPolicy:
             yield model
         finally:
             run_sync(model.aclose())
+
+
+def _post(url: str, body: dict[str, Any] | None = None) -> None:
+    """POST to a managed server's control endpoint; anything but 200 is an error naming the endpoint."""
+    import httpx
+
+    r = httpx.post(url, json=body, timeout=600)
+    if r.status_code != 200:
+        raise AgentDistillError(f"rl: {url} answered {r.status_code}: {r.text[:300]}")
 
 
 def policy_state_dict(model: Any) -> dict[str, Any]:
