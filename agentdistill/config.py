@@ -25,6 +25,7 @@ import dataclasses
 import functools
 import inspect
 import os
+import re
 import textwrap
 import types
 import typing
@@ -140,6 +141,9 @@ def _field_default(field: dataclasses.Field) -> Any:
     return None
 
 
+_YAML11_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
@@ -190,6 +194,8 @@ def _coerce(tp: Any, value: Any, where: str, current: Any = None) -> Any:
         return value
     if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str) and _YAML11_EXPONENT.fullmatch(value.strip()):
+        return float(value)  # PyYAML reads `1e-4` (no dot) as a string; every other YAML reader as a float
     if tp is int and isinstance(value, bool):
         raise ConfigError(f"{where}: expected int, got {value!r}")
     if isinstance(tp, type) and not isinstance(value, tp):

@@ -1,11 +1,16 @@
 """Does GRPO with CodeAct rollouts make the agent better? Before / RL / after, beside a shuffled-reward control.
 
-    python benchmarks/rl_offline.py [--start default|hf:<student dir>] [--config configs/rl-offline.yaml]
-        [--run-dir DIR] [--steps N] [--no-control] [--summarize]
+    python benchmarks/distillation_gain.py     # once: leaves the distilled student in runs/offline-selfdistill
+    python benchmarks/rl_offline.py [--start hf:<model dir>|default] [--config configs/rl-offline.yaml]
+        [--heldout FILE] [--run-dir DIR] [--steps N] [--no-control] [--summarize]
 
-1. evaluates the starting policy greedily on the held-out arithmetic tasks (configs/data/arithmetic_heldout.jsonl,
-   disjoint from the pool), with the agent settings the offline experiment evaluates with;
-2. runs ``agentdistill rl`` (GRPO on TRL, token-exact rollouts in the local sandbox) on the arithmetic pool;
+The starting policy (``--start``, default the offline experiment's distilled student) must not be at ceiling:
+the distilled student solves the plain held-out arithmetic, so RL trains and is scored on the same kind of
+sums asked in words (configs/data/arithmetic_phrased_*.jsonl), where its groups have mixed outcomes.
+
+1. evaluates the starting policy greedily on the held-out worded arithmetic (``--heldout``, 100 tasks sharing no
+   operands with the pool), with the agent settings the offline experiment evaluates with;
+2. runs ``agentdistill rl`` (GRPO on TRL, token-exact rollouts in the local sandbox) on the worded pool;
 3. evaluates the RL policy the same way;
 4. the control: the same RL run with ``shuffle_rewards: true`` (each step's rewards permuted over its rollouts,
    so they carry no information), evaluated the same way;
@@ -29,7 +34,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-HELDOUT = "configs/data/arithmetic_heldout.jsonl"
+HELDOUT = "configs/data/arithmetic_phrased_heldout.jsonl"
+DISTILLED = (
+    "runs/offline-selfdistill/student"  # where `python benchmarks/distillation_gain.py` leaves its student
+)
 EVAL_ARGS = ["--max-steps", "2", "--max-tokens", "128", "--concurrency", "16", "--domain", "math",
              "--set", "agent.use_examples=false", "--set", "model.serve={max_model_len: 4096}",
              "--set", "model.max_concurrency=16", "--no-progress", "--overwrite"]  # fmt: skip
@@ -51,7 +59,7 @@ def pct(v: float | None) -> str:
     return "   –  " if v is None else f"{100 * v:6.2f}"
 
 
-def summarize(run_dir: Path, minutes: dict[str, float]) -> int:
+def summarize(run_dir: Path, minutes: dict[str, float], heldout: str = HELDOUT) -> int:
     report = json.loads((run_dir / "report" / "report.json").read_text())
     runs = {n: json.loads((run_dir / "eval" / n / "metrics.json").read_text())
             for n in ("before", "after", "control") if (run_dir / "eval" / n / "metrics.json").is_file()}  # fmt: skip
@@ -59,7 +67,7 @@ def summarize(run_dir: Path, minutes: dict[str, float]) -> int:
     print(f"\nrun: {run_dir}")
     print(f"{'run':8s} {'benchmark':22s} {'n':>4s} {'before %':>8s} {'run %':>7s}  difference [95% CI] (points)   "
           "McNemar p")  # fmt: skip
-    label = Path(HELDOUT).stem
+    label = Path(heldout).stem
     for name in ("after", "control"):
         if name not in runs:
             continue
@@ -114,10 +122,29 @@ def summarize(run_dir: Path, minutes: dict[str, float]) -> int:
     return 0
 
 
+def starting_policy(start: str) -> str:
+    """``start`` as a model spec, refused before any work when its folder does not exist."""
+    if start == "default":
+        return start
+    folder = Path(start.removeprefix("hf:"))
+    folder = folder if folder.is_absolute() else REPO / folder
+    if not (folder / "config.json").is_file():
+        hint = (
+            "run `python benchmarks/distillation_gain.py` first (it leaves its student there; 20-40 min on 2 cores)"
+            if start in (DISTILLED, f"hf:{DISTILLED}")
+            else "pass --start hf:<a model folder>"
+        )
+        sys.exit(f"rl_offline: no model at {folder} (--start {start}): {hint}, or --start default for the "
+                 "untrained model")  # fmt: skip
+    return f"hf:{folder}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--start", default="default", help="starting policy: default or hf:<SFT student dir>")
+    ap.add_argument("--start", default=DISTILLED, help="starting policy: hf:<model dir> (default: the offline "
+                    "experiment's distilled student) or default (the untrained model)")  # fmt: skip
     ap.add_argument("--config", type=Path, default=REPO / "configs" / "rl-offline.yaml")
+    ap.add_argument("--heldout", default=HELDOUT, help="held-out task file (disjoint from the config's pool)")
     ap.add_argument("--run-dir", type=Path, default=REPO / "runs" / "rl-offline")
     ap.add_argument("--steps", type=int, default=None, help="override the config's GRPO steps")
     ap.add_argument("--no-control", action="store_true", help="skip the shuffled-reward control run")
@@ -126,28 +153,35 @@ def main() -> int:
     run = args.run_dir
     minutes: dict[str, float] = {}
     if not args.summarize:
+        start = starting_policy(args.start)
         run.mkdir(parents=True, exist_ok=True)
         steps = ["--steps", str(args.steps)] if args.steps else []
 
         def evaluate(name: str, model: str) -> float:
-            return agentdistill("eval", "--model", model, "--benchmarks", HELDOUT, "--out", str(run / "eval" / name),
-                                "--name", name, *EVAL_ARGS) / 60  # fmt: skip
+            return agentdistill("eval", "--model", model, "--benchmarks", args.heldout, "--out",
+                                str(run / "eval" / name), "--name", name, *EVAL_ARGS) / 60  # fmt: skip
 
         def reinforce(name: str, *extra: str) -> float:
             shutil.rmtree(run / name, ignore_errors=True)
-            cmd = ["rl", "--config", str(args.config), "--model", args.start, "--out", str(run / name)]
+            cmd = ["rl", "--config", str(args.config), "--model", start, "--out", str(run / name)]
             return agentdistill(*cmd, *steps, *extra) / 60
 
-        minutes["eval before"] = evaluate("before", args.start)
-        minutes["rl"] = reinforce("rl")
-        minutes["eval after"] = evaluate("after", f"hf:{run / 'rl'}")
+        def stage(name: str, minutes_taken: float) -> None:  # kept as they come: a killed run keeps them
+            minutes[name] = minutes_taken
+            (run / "minutes.json").write_text(json.dumps(minutes, indent=1))
+
+        stage("eval before", evaluate("before", start))
+        stage("rl", reinforce("rl"))
+        stage("eval after", evaluate("after", f"hf:{run / 'rl'}"))
         names = [str(run / "eval" / "before"), str(run / "eval" / "after")]
         if not args.no_control:
-            minutes["rl control"] = reinforce("rl-control", "--set", "shuffle_rewards=true")
-            minutes["eval control"] = evaluate("control", f"hf:{run / 'rl-control'}")
+            stage("rl control", reinforce("rl-control", "--set", "shuffle_rewards=true"))
+            stage("eval control", evaluate("control", f"hf:{run / 'rl-control'}"))
             names.append(str(run / "eval" / "control"))
         agentdistill("report", *names, "--out", str(run / "report"))
-    return summarize(run, minutes)
+    elif (run / "minutes.json").is_file():  # --summarize: the minutes of the run that made the folder
+        minutes = json.loads((run / "minutes.json").read_text())
+    return summarize(run, minutes, args.heldout)
 
 
 if __name__ == "__main__":

@@ -44,3 +44,14 @@ def test_set_null_clears_a_field_a_file_sets(tmp_path):
     assert load_config(ModelConfig, p).serve is not None
     assert load_config(ModelConfig, p, sets=["serve=null"]).serve is None
     assert load_config(ModelConfig, p, {"serve": None}).serve is not None  # a flag not given changes nothing
+
+
+def test_exponent_without_dot_reads_as_float_and_words_stay_refused(tmp_path):
+    from agentdistill.training.config import TrainConfig
+
+    p = tmp_path / "t.yaml"
+    p.write_text("learning_rate: 2e-5\n")  # PyYAML (YAML 1.1) gives the string '2e-5'
+    assert load_config(TrainConfig, p).learning_rate == 2e-5
+    assert load_config(TrainConfig, p, sets=["learning_rate=1e-4"]).learning_rate == 1e-4
+    with pytest.raises(ConfigError, match="learning_rate: expected float, got 'fast'"):
+        load_config(TrainConfig, p, sets=["learning_rate=fast"])

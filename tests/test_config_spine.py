@@ -229,7 +229,11 @@ def test_short_forms_renamed_keys_and_moved_keys():
     # a flag can set a key of a value the file gave in its short form
     path = REPO / "configs" / "rl-offline.yaml"
     rl = load_config(RLConfig, path, {"student.max_concurrency": 4, "tasks.seed": 3})
-    assert (rl.student.spec, rl.student.max_concurrency, rl.tasks.seed) == ("default", 4, 3)
+    assert (rl.student.spec, rl.student.max_concurrency, rl.tasks.seed) == (
+        "hf:runs/offline-selfdistill/student",
+        4,
+        3,
+    )
     with pytest.raises(ConfigError, match=r"unknown key 'serve'.*did you mean 'student.serve'"):
         from_dict(RLConfig, {"serve": {"max_model_len": 1024}})
     with pytest.raises(

@@ -244,4 +244,9 @@ def _differences_from_evaluation(cfg: RLConfig, eval_agent: Any) -> list[str]:
     ]
     if not diffs:
         return []
+    if eval_agent is None:  # standalone: the evaluation is another command, whose agent we cannot see
+        return [
+            "the rollouts differ from `agentdistill eval`'s default agent (evaluate with the same settings): "
+            + ", ".join(d.replace("(evaluation:", "(default:") for d in diffs)
+        ]
     return ["the rollouts play a different game than the evaluation: " + ", ".join(diffs)]

@@ -73,6 +73,9 @@ def test_defaults_follow_trl_and_lora_guidance_and_warn_about_format_rewards():
     assert _differences_from_evaluation(cfg, None) == []
     other = _differences_from_evaluation(cfg, AgentConfig(max_steps=2, max_tokens=128))
     assert "max_steps 5 (evaluation: 2)" in other[0] and "max_tokens 512 (evaluation: 128)" in other[0]
+    standalone = _differences_from_evaluation(RLConfig(agent=AgentConfig(max_steps=2, temperature=1.0)), None)
+    assert standalone[0].startswith("the rollouts differ from `agentdistill eval`'s default agent")
+    assert "max_steps 2 (default: 5)" in standalone[0]
     # the forced answer: sampled and trained, or greedy and masked
     assert cfg.rollout_agent.train_forced_answer and not cfg.agent.train_forced_answer
     assert not RLConfig(forced_answer="mask").rollout_agent.train_forced_answer
@@ -302,6 +305,25 @@ def test_cli_prints_the_config_and_refuses_bad_settings_before_work(tmp_path):
     assert not (tmp_path / "p").exists()
     no_tasks = runner.invoke(app, ["rl", "--out", str(tmp_path / "p")])
     assert no_tasks.exit_code != 0 and "no training tasks" in str(no_tasks.exception) + no_tasks.output
+
+
+def test_offline_benchmark_config_validates_and_a_missing_start_is_refused_before_work(tmp_path):
+    import subprocess
+    import sys
+
+    cfg = load_config(RLConfig, REPO / "configs" / "rl-offline.yaml", {"output_dir": str(tmp_path / "o")})
+    cfg.validate()
+    assert cfg.agent.temperature > 0 and cfg.tasks.specs == ["configs/data/arithmetic_phrased_pool.jsonl"]
+    run = tmp_path / "run"
+    script = str(REPO / "benchmarks" / "rl_offline.py")
+    proc = subprocess.run(
+        [sys.executable, script, "--start", str(tmp_path / "none"), "--run-dir", str(run)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0 and f"no model at {tmp_path / 'none'}" in proc.stderr
+    assert not run.exists()
 
 
 def test_pipeline_rl_stage_needs_a_servable_student():
