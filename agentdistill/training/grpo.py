@@ -236,17 +236,19 @@ def _differences_from_evaluation(cfg: RLConfig, eval_agent: Any) -> list[str]:
     from agentdistill.agents.config import AgentConfig
 
     other = eval_agent or AgentConfig()
+    # standalone, the evaluation is another command whose agent we cannot see: compare with its defaults
+    label = "evaluation" if eval_agent is not None else "default"
     ignored = {"temperature", "top_p", "seed", "train_forced_answer", "candidate_temperature", "n_candidates"}
     diffs = [
-        f"{f.name} {getattr(cfg.agent, f.name)!r} (evaluation: {getattr(other, f.name)!r})"
+        f"{f.name} {getattr(cfg.agent, f.name)!r} ({label}: {getattr(other, f.name)!r})"
         for f in dataclasses.fields(AgentConfig)
         if f.name not in ignored and getattr(cfg.agent, f.name) != getattr(other, f.name)
     ]
     if not diffs:
         return []
-    if eval_agent is None:  # standalone: the evaluation is another command, whose agent we cannot see
+    if eval_agent is None:
         return [
             "the rollouts differ from `agentdistill eval`'s default agent (evaluate with the same settings): "
-            + ", ".join(d.replace("(evaluation:", "(default:") for d in diffs)
+            + ", ".join(diffs)
         ]
     return ["the rollouts play a different game than the evaluation: " + ", ".join(diffs)]
