@@ -141,7 +141,18 @@ def _field_default(field: dataclasses.Field) -> Any:
     return None
 
 
-_YAML11_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML follows YAML 1.1, where ``1e-4`` (no dot) is a string; config files and ``--set`` read it as a
+    float, as YAML 1.2 and every other reader do."""
+
+
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"), list("-+0123456789.")
+)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader subclass: no arbitrary objects
 
 
 @functools.cache
@@ -194,8 +205,6 @@ def _coerce(tp: Any, value: Any, where: str, current: Any = None) -> Any:
         return value
     if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    if tp is float and isinstance(value, str) and _YAML11_EXPONENT.fullmatch(value.strip()):
-        return float(value)  # PyYAML reads `1e-4` (no dot) as a string; every other YAML reader as a float
     if tp is int and isinstance(value, bool):
         raise ConfigError(f"{where}: expected int, got {value!r}")
     if isinstance(tp, type) and not isinstance(value, tp):
@@ -220,7 +229,7 @@ def load_config(
     if path is not None:
         where = str(path)
         try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            loaded = _load_yaml(Path(path).read_text(encoding="utf-8")) or {}
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such config file") from None
         except yaml.YAMLError as e:
@@ -276,7 +285,7 @@ def parse_set_options(sets: Iterable[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE (e.g. --set agent.max_steps=3)")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = _load_yaml(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
         out[key.strip()] = value
