@@ -275,3 +275,20 @@ def test_reciprocal_rank_fusion() -> None:
     fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1]], k=60)
     assert [row for row, _ in fused] == [1, 3, 2]
     assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+
+
+@pytest.fixture(scope="module")
+def bm25_index(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    folder = tmp_path_factory.mktemp("bm25")
+    corpus = write_jsonl(folder / "small.jsonl", SMALL_CORPUS)
+    return Index.load(build_index([corpus], folder / "idx", IndexConfig(embedder=HASH.embedder, bm25=True)))
+
+
+@pytest.mark.parametrize("query", ["the of and", "Guidoo", "Zxqvbnm Plorth", ""])
+def test_a_query_matching_nothing_finds_nothing_in_every_mode(query: str, bm25_index: Index) -> None:
+    """Stopwords only, a misspelling, an unknown name: no BM25 hits (not a pyarrow error); dense and hybrid
+    still rank by vectors."""
+    assert bm25_index.search(query, k=3, mode="bm25") == []
+    assert len(bm25_index.search(query, k=3, mode="dense")) == 3
+    assert len(bm25_index.search(query, k=3, mode="hybrid")) == 3
+    assert bm25_index.passages_at([]) == []

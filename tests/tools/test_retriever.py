@@ -100,6 +100,31 @@ def test_retriever_from_config_hybrid(demo: Index) -> None:
     assert len(docs) == 2 and all(d.metadata["title"].startswith("Tinted Windows") for d in docs)
 
 
+def test_index_retriever_refuses_bad_settings_when_built_and_finds_nothing_quietly(
+    demo: Index, tmp_path: Path
+) -> None:
+    from pydantic import ValidationError
+
+    from agentdistill.tools.retrieval.config import EmbedderConfig, IndexConfig
+    from agentdistill.tools.retrieval.index import build_index
+    from agentdistill.tools.retrieval.lexical import LexicalError
+
+    from .conftest import SMALL_CORPUS, write_jsonl
+
+    for bad in ({"k": 0}, {"mode": "sparse"}, {"rrf_k": 0}):
+        with pytest.raises(ValidationError, match=next(iter(bad))):
+            IndexRetriever(index=demo, **bad)
+    corpus = write_jsonl(tmp_path / "small.jsonl", SMALL_CORPUS)
+    plain = Index.load(
+        build_index([corpus], tmp_path / "plain", IndexConfig(embedder=EmbedderConfig(model="hash:64")))
+    )
+    with pytest.raises(LexicalError, match="--bm25"):
+        IndexRetriever(index=plain, mode="hybrid")
+    retriever = IndexRetriever(index=demo, k=3, mode="bm25")
+    assert retriever.invoke("the of and") == []  # stopwords only: no hits, no pyarrow error
+    assert make_web_search(retriever).invoke({"query": "Zxqvbnm"}) == "No documents found."
+
+
 def test_retrieval_config_demo_uses_the_cached_demo_index(
     demo: Index, monkeypatch: pytest.MonkeyPatch
 ) -> None:

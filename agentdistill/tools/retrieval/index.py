@@ -370,8 +370,11 @@ class Index:
         return self.passages_at([row])[0]
 
     def passages_at(self, rows: Sequence[int]) -> list[Passage]:
-        """Passages by row, read from the memory-mapped Arrow file."""
-        taken = self.passages.take(list(rows)).to_pylist()
+        """Passages by row, read from the memory-mapped Arrow file (none for no rows: a query that matched
+        nothing, e.g. only stopwords or unknown words under BM25)."""
+        import pyarrow as pa
+
+        taken = self.passages.take(pa.array(list(rows), type=pa.int64())).to_pylist()
         return [Passage(id=r["id"], title=r["title"], text=r["text"]) for r in taken]
 
     def search_vectors(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

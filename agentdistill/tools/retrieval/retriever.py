@@ -7,9 +7,9 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field, model_validator
 
-from agentdistill.tools.retrieval.config import RetrievalConfig
+from agentdistill.tools.retrieval.config import RetrievalConfig, SearchMode
 from agentdistill.tools.retrieval.index import Index, SearchHit
 
 
@@ -23,9 +23,21 @@ class IndexRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     index: Index
-    k: int = 5
-    mode: str = "dense"
-    rrf_k: int = 60
+    k: int = Field(default=5, ge=1)
+    mode: SearchMode = "dense"
+    rrf_k: int = Field(default=60, ge=1)
+
+    @model_validator(mode="after")
+    def _index_supports_mode(self) -> IndexRetriever:
+        """``bm25``/``hybrid`` need the index's BM25 part: refused here, not on the first query."""
+        if self.mode != "dense" and not self.index.manifest.get("bm25"):
+            from agentdistill.tools.retrieval.lexical import LexicalError
+
+            raise LexicalError(
+                f"{self.index.path} has no BM25 index, needed by mode={self.mode!r}; rebuild it with --bm25 "
+                "or use mode='dense'"
+            )
+        return self
 
     @classmethod
     def from_config(cls, config: RetrievalConfig, index: Index | None = None) -> IndexRetriever:
