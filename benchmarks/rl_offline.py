@@ -2,7 +2,7 @@
 
     python benchmarks/distillation_gain.py     # once: leaves the distilled student in runs/offline-selfdistill
     python benchmarks/rl_offline.py [--start hf:<model dir>|default] [--config configs/rl-offline.yaml]
-        [--heldout FILE] [--run-dir DIR] [--steps N] [--no-control] [--summarize]
+        [--heldout FILE] [--run-dir DIR] [--steps N] [--no-control | --control-only] [--summarize]
 
 The starting policy (``--start``, default the offline experiment's distilled student) must not be at ceiling:
 the distilled student solves the plain held-out arithmetic, so RL trains and is scored on the same kind of
@@ -12,8 +12,9 @@ sums asked in words (configs/data/arithmetic_phrased_*.jsonl), where its groups 
    operands with the pool), with the agent settings the offline experiment evaluates with;
 2. runs ``agentdistill rl`` (GRPO on TRL, token-exact rollouts in the local sandbox) on the worded pool;
 3. evaluates the RL policy the same way;
-4. the control: the same RL run with ``shuffle_rewards: true`` (each step's rewards permuted over its rollouts,
-   so they carry no information), evaluated the same way;
+4. the control: the same RL run with ``shuffle_rewards: true`` (each group's rewards permuted over its own
+   rollouts, so they say nothing about which rollout earned them while the update is as large as the real
+   run's), evaluated the same way (``--control-only`` runs just this on a run folder that has the rest);
 5. ``agentdistill report`` pairs both runs with the starting policy task by task.
 
 Prints n, accuracy before and after (and after the control), the paired difference with its 95% bootstrap CI
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -83,6 +85,7 @@ def summarize(run_dir: Path, minutes: dict[str, float], heldout: str = HELDOUT) 
         print(
             f"{name:8s} {label:22s} {entry['n']:4d} {pct(b):>8s} {pct(entry['score']):>7s}  {ci:28s} {p:>9s}"
         )
+    by_wording(run_dir, list(runs))
     for name in ("rl", "rl-control"):
         path = run_dir / name / "rl_summary.json"
         if not path.is_file():
@@ -110,7 +113,7 @@ def summarize(run_dir: Path, minutes: dict[str, float], heldout: str = HELDOUT) 
         print("target: held-out arithmetic not evaluated")
         return 0
     checks = {f"95% CI low {100 * d['ci_low']:+.2f} > 0": d["ci_low"] > 0}
-    if minutes:
+    if {"eval before", "rl", "eval after"} <= minutes.keys():
         wall = sum(v for k, v in minutes.items() if "control" not in k)
         checks[f"RL experiment {wall:.1f} min <= {BUDGET_MIN:.0f}"] = wall <= BUDGET_MIN
     if c := diffs.get("control", {}).get(label):
@@ -120,6 +123,24 @@ def summarize(run_dir: Path, minutes: dict[str, float], heldout: str = HELDOUT) 
     for what, ok in checks.items():
         print(f"target: {what}: {'MET' if ok else 'MISSED'}")
     return 0
+
+
+def by_wording(run_dir: Path, names: list[str]) -> None:
+    """Right answers per question wording (its numbers masked): where a difference comes from. Items of one
+    wording succeed or fail together, so a gain confined to one wording is one behaviour, not many."""
+    counts: dict[str, dict[str, int]] = {}
+    for name in names:
+        with (run_dir / "eval" / name / "predictions.jsonl").open() as f:
+            for record in map(json.loads, f):
+                wording = re.sub(r"\d+", "#", record["task"]["question"])
+                row = counts.setdefault(wording, {"n": 0} | dict.fromkeys(names, 0))
+                row["n"] += name == names[0]
+                row[name] += bool(record.get("score"))
+    changed = {w: row for w, row in counts.items() if len({row[n] for n in names}) > 1}
+    print(f"by wording ({len(counts)} wordings; {len(counts) - len(changed)} with no change not shown): "
+          + "/".join(names))  # fmt: skip
+    for wording, row in sorted(changed.items(), key=lambda kv: -kv[1]["n"]):
+        print(f"  {'/'.join(str(row[n]) for n in names):>10s} of {row['n']:3d}  {wording[:70]}")
 
 
 def starting_policy(start: str) -> str:
@@ -148,10 +169,21 @@ def main() -> int:
     ap.add_argument("--run-dir", type=Path, default=REPO / "runs" / "rl-offline")
     ap.add_argument("--steps", type=int, default=None, help="override the config's GRPO steps")
     ap.add_argument("--no-control", action="store_true", help="skip the shuffled-reward control run")
+    ap.add_argument("--control-only", action="store_true", help="run only the control (and the report) in a "
+                    "run folder whose before/after evaluations exist")  # fmt: skip
     ap.add_argument("--summarize", action="store_true", help="only print an existing run's numbers")
     args = ap.parse_args()
     run = args.run_dir
     minutes: dict[str, float] = {}
+    if args.no_control and args.control_only:
+        ap.error("--no-control and --control-only contradict each other")
+    missing = [n for n in ("before", "after") if not (run / "eval" / n / "metrics.json").is_file()]
+    if args.control_only and missing:
+        sys.exit(f"rl_offline: --control-only needs the evaluations {missing} in {run / 'eval'}: run without it "
+                 "first")  # fmt: skip
+    if (args.summarize or args.control_only) and (run / "minutes.json").is_file():
+        # the minutes of the run that made the folder
+        minutes = json.loads((run / "minutes.json").read_text())
     if not args.summarize:
         start = starting_policy(args.start)
         run.mkdir(parents=True, exist_ok=True)
@@ -170,17 +202,16 @@ def main() -> int:
             minutes[name] = minutes_taken
             (run / "minutes.json").write_text(json.dumps(minutes, indent=1))
 
-        stage("eval before", evaluate("before", start))
-        stage("rl", reinforce("rl"))
-        stage("eval after", evaluate("after", f"hf:{run / 'rl'}"))
+        if not args.control_only:
+            stage("eval before", evaluate("before", start))
+            stage("rl", reinforce("rl"))
+            stage("eval after", evaluate("after", f"hf:{run / 'rl'}"))
         names = [str(run / "eval" / "before"), str(run / "eval" / "after")]
         if not args.no_control:
             stage("rl control", reinforce("rl-control", "--set", "shuffle_rewards=true"))
             stage("eval control", evaluate("control", f"hf:{run / 'rl-control'}"))
             names.append(str(run / "eval" / "control"))
         agentdistill("report", *names, "--out", str(run / "report"))
-    elif (run / "minutes.json").is_file():  # --summarize: the minutes of the run that made the folder
-        minutes = json.loads((run / "minutes.json").read_text())
     return summarize(run, minutes, args.heldout)
 
 

@@ -6,7 +6,9 @@ sandbox, token-exact), the rewards (our metrics, :mod:`agentdistill.training.rew
 function so TRL logs them one by one, weight-0 ones as monitors) and the loss mask (``env_mask``: the sampled
 ids of trained turns). The rollouts' sampling log-probabilities go to TRL, whose importance-sampling
 correction and ``sampling/*`` metrics then measure and correct any gap between the sampler and the trained
-policy (:func:`correct_for_the_sampler`). The saved policy loads as ``hf:<output_dir>`` everywhere.
+policy (:func:`correct_for_the_sampler`). Episodes differ a lot in length, so the policy scores each chunk of
+rollouts without the padding all its rows share (:mod:`agentdistill.training.padding`). The saved policy
+loads as ``hf:<output_dir>`` everywhere.
 """
 
 from __future__ import annotations
@@ -152,9 +154,9 @@ def train_rl(
     ``eval_agent``: the agent the policy will be evaluated with (default: the evaluation's defaults);
     where the rollouts play differently, a note says so."""
     import datasets
-    from trl import GRPOTrainer
 
     from agentdistill.training import rl_report
+    from agentdistill.training.padding import trimmed_trainer
 
     cfg.validate()
     tasks = load_rl_tasks(cfg)
@@ -178,7 +180,7 @@ def train_rl(
         runner = RolloutRunner(cfg, {t.question: t for t in tasks}, tokenizer, policy, out_dir=out)
         stack.callback(runner.close)
         timer = rl_report.step_timer()
-        trainer = GRPOTrainer(
+        trainer = trimmed_trainer()(  # TRL's GRPOTrainer, scoring each chunk without its shared padding
             model=model_path,
             reward_funcs=trl_reward_functions(list(cfg.rewards)),
             args=grpo_config(cfg),

@@ -132,8 +132,10 @@ class RLConfig(TrainerConfig):
     ``final_answer(<anything>)`` scores 1, right or wrong); weighted above 0 they taught the form, not the
     answer, in our offline runs."""
     shuffle_rewards: bool = False
-    """The control run: permute each step's rewards over its rollouts (seeded), so the reward carries no
-    information; a real gain must vanish under it. The true rewards stay in the rollout records."""
+    """The control run: permute each group's rewards over its own rollouts (seeded), so the reward says
+    nothing about which rollout earned it, while the same groups stay mixed with the same advantages (an
+    update as large as the real run's); a real gain must vanish under it. The true rewards stay in the
+    rollout records."""
     length_budget_tokens: int = 256
     """``length`` reward: completion tokens an episode may use before the penalty starts (it reaches -1
     at twice the budget)."""

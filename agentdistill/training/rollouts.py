@@ -286,10 +286,17 @@ class RolloutRunner:
         return compute_rewards(traj, self.reward_names, self.config)
 
     def _shuffled(self, rewards: list[dict[str, float | None]], step: int) -> list[dict[str, float | None]]:
-        """The control: the step's rewards permuted over its rollouts (seeded), so they say nothing."""
-        order = list(range(len(rewards)))
-        random.Random(f"{self.config.seed}-{step}").shuffle(order)
-        return [rewards[i] for i in order]
+        """The control: each group's rewards permuted over its own rollouts (seeded), so they say nothing
+        about which rollout earned them, while every group keeps its rewards: the same groups are mixed,
+        with the same advantages, as in the real run, and the update is as large (a permutation over the
+        whole step would mix groups that had none to learn from and train more than the real run does)."""
+        rng = random.Random(f"{self.config.seed}-{step}")
+        size = self.config.group_size
+        shown: list[dict[str, float | None]] = []
+        for start in range(0, len(rewards), size):
+            group = rewards[start : start + size]
+            shown.extend(rng.sample(group, len(group)))
+        return shown
 
     @staticmethod
     def _count(stats: RolloutStats, traj: Trajectory, tokens: RolloutTokens) -> None:

@@ -324,6 +324,14 @@ def test_offline_benchmark_config_validates_and_a_missing_start_is_refused_befor
     )
     assert proc.returncode != 0 and f"no model at {tmp_path / 'none'}" in proc.stderr
     assert not run.exists()
+    control_only = subprocess.run(
+        [sys.executable, script, "--control-only", "--run-dir", str(run)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert control_only.returncode != 0 and "--control-only needs the evaluations" in control_only.stderr
+    assert not run.exists()
 
 
 def test_pipeline_rl_stage_needs_a_servable_student():

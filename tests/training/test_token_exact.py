@@ -112,13 +112,19 @@ def test_records_with_tokens_round_trip_and_old_records_still_read(chatml_tokeni
     assert Trajectory.from_dict(old).messages[-1].tokens is None
 
 
-def test_the_shuffled_reward_control_permutes_rewards_within_a_step():
-    runner = RolloutRunner(RLConfig(shuffle_rewards=True), {}, None, None)
-    rewards = [{"correct": float(k % 3 == 0)} for k in range(12)]
+def test_the_shuffled_reward_control_permutes_rewards_within_each_group():
+    runner = RolloutRunner(RLConfig(shuffle_rewards=True, group_size=4, tasks_per_step=5), {}, None, None)
+    # group 0 all right, group 1 all wrong, groups 2-4 mixed: a permutation over the whole step would
+    # hand the uniform groups rewards to learn from; within each group they keep none
+    rewards = [
+        {"correct": c} for c in [1.0] * 4 + [0.0] * 4 + [1.0, 0.0, 0.0, 0.0] + [1.0, 1.0, 0.0, 0.0] * 2
+    ]
     shown = runner._shuffled(rewards, step=3)
-    assert sorted(r["correct"] for r in shown) == sorted(r["correct"] for r in rewards)
+    for g in range(5):
+        group, given = rewards[4 * g : 4 * g + 4], shown[4 * g : 4 * g + 4]
+        assert sorted(r["correct"] for r in given) == sorted(r["correct"] for r in group)
     assert shown != rewards and shown == runner._shuffled(rewards, step=3)  # seeded
-    assert runner._shuffled(rewards, step=4) != shown
+    assert any(runner._shuffled(rewards, step=s) != shown for s in range(4, 9))
 
 
 def test_a_backend_that_cannot_return_sampled_ids_is_refused():
@@ -163,7 +169,7 @@ def test_a_zero_adapter_policy_is_the_base_model(default_model_dir):
 @pytest.mark.slow
 def test_the_control_shows_trl_shuffled_rewards_and_changes_nothing_else(default_model_dir, sandbox_config):
     """Plumbing of the shuffled-reward control on real rollouts (the default model in process, the real
-    sandbox): TRL gets the step's rewards permuted (same values, same mean), the true ones stay in the
+    sandbox): TRL gets each group's rewards permuted (same values, same mean), the true ones stay in the
     records, and the trained ids and log-probabilities are the sampled ones as without the control."""
     import contextlib
     from types import SimpleNamespace
@@ -195,7 +201,8 @@ def test_the_control_shows_trl_shuffled_rewards_and_changes_nothing_else(default
     out = runner(prompts, SimpleNamespace(state=SimpleNamespace(global_step=0)))
     shown = [t.metadata["rl"]["rewards"] for t in out["trajectory"]]
     true = [t.metadata["rl"]["true_rewards"] for t in out["trajectory"]]
-    assert sorted(map(repr, shown)) == sorted(map(repr, true))  # a permutation: nothing added or lost
+    for g in (0, 3):  # a permutation within each group: nothing added, lost or moved between groups
+        assert sorted(map(repr, shown[g : g + 3])) == sorted(map(repr, true[g : g + 3]))
     assert runner._shuffled(true, step=0) == shown  # the seeded permutation of this step
     for traj, ids, mask, lps in zip(out["trajectory"], out["completion_ids"], out["env_mask"], out["logprobs"],
                                     strict=True):  # fmt: skip
