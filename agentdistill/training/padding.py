@@ -13,6 +13,7 @@ scores the same tokens the same (a shift of every position changes nothing); not
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 
@@ -39,8 +40,10 @@ def trimmed_chunks(attention_mask: Any, logits_to_keep: int, batch_size: int) ->
     return chunks
 
 
+@functools.cache
 def trimmed_trainer() -> type:
-    """``trl.GRPOTrainer`` whose policy scoring skips shared padding (see the module's docstring)."""
+    """``trl.GRPOTrainer`` whose policy scoring skips shared padding (see the module's docstring); one class
+    per process."""
     import torch
     import torch.nn.functional as F
     from trl import GRPOTrainer
