@@ -265,3 +265,24 @@ def test_trainers_share_one_base_and_keep_their_own_defaults():
         from_dict(RLConfig, {"trainer_overrides": {"temperature": 0.3}})
     with pytest.raises(ConfigError, match=r"agent.seed: must be None for RL"):
         from_dict(RLConfig, {"agent": {"seed": 1}})
+
+
+def test_schedules_are_transformers_own_and_a_warmup_no_schedule_honours_is_refused():
+    from transformers.trainer_utils import SchedulerType
+
+    from agentdistill.training.rl_config import RLConfig
+    from agentdistill.training.trainer_config import SCHEDULERS
+
+    assert set(SCHEDULERS) == {s.value for s in SchedulerType}
+    for trainer in (TrainConfig, RLConfig):
+        with pytest.raises(
+            ConfigError, match=r"lr_scheduler_type: unknown schedule 'cosinus'; one of linear"
+        ):
+            from_dict(trainer, {"lr_scheduler_type": "cosinus"})
+        with pytest.raises(
+            ConfigError, match=r"warmup_ratio: 'constant' ignores warmup.*constant_with_warmup"
+        ):
+            from_dict(trainer, {"lr_scheduler_type": "constant", "warmup_ratio": 0.2})
+        assert from_dict(
+            trainer, {"lr_scheduler_type": "constant_with_warmup", "warmup_ratio": 0.2}
+        ).warmup_ratio

@@ -17,6 +17,15 @@ from typing import Any, ClassVar
 from agentdistill.config import ConfigError, FieldError, accept_shorthands
 from agentdistill.models.config import ModelConfig
 
+SCHEDULERS = (
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt",
+    "reduce_lr_on_plateau", "cosine_with_min_lr", "cosine_warmup_with_min_lr", "warmup_stable_decay", "greedy",
+)  # fmt: skip
+"""transformers' ``SchedulerType`` values (checked against it by a test; importing transformers here would
+cost seconds on every config)."""
+NO_WARMUP = {"constant": "constant_with_warmup", "reduce_lr_on_plateau": "constant_with_warmup"}
+"""Schedules that ignore ``warmup_ratio`` in transformers, and the one that honours it instead."""
+
 
 @dataclasses.dataclass
 class TrainerConfig:
@@ -53,9 +62,11 @@ class TrainerConfig:
     learning_rate: float = 2e-4
     """Peak learning rate."""
     lr_scheduler_type: str = "cosine"
-    """Learning-rate schedule (any transformers scheduler name)."""
+    """Learning-rate schedule (any transformers scheduler name: ``cosine``, ``linear``, ``constant``,
+    ``constant_with_warmup``, ...)."""
     warmup_ratio: float = 0.03
-    """Fraction of steps spent warming up the learning rate."""
+    """Fraction of steps spent warming up the learning rate (linearly from 0; the first step's rate is 0, its
+    gradient still primes the optimiser's moments). ``constant`` ignores it: use ``constant_with_warmup``."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
     max_grad_norm: float = 1.0
@@ -99,6 +110,17 @@ class TrainerConfig:
         for name in ("lora_dropout", "warmup_ratio"):
             if not 0 <= getattr(self, name) < 1:
                 raise FieldError(name, f"must be in [0, 1), got {getattr(self, name)}")
+        if self.lr_scheduler_type not in SCHEDULERS:
+            raise FieldError(
+                "lr_scheduler_type",
+                f"unknown schedule {self.lr_scheduler_type!r}; one of {', '.join(SCHEDULERS)}",
+            )
+        if self.warmup_ratio > 0 and (instead := NO_WARMUP.get(self.lr_scheduler_type)):
+            raise FieldError(
+                "warmup_ratio",
+                f"{self.lr_scheduler_type!r} ignores warmup (transformers); use lr_scheduler_type: {instead}, or "
+                "warmup_ratio: 0",
+            )
         if self.weight_decay < 0:
             raise FieldError("weight_decay", f"must be >= 0, got {self.weight_decay}")
         if self.max_grad_norm <= 0:
