@@ -23,8 +23,8 @@ SCHEDULERS = (
 )  # fmt: skip
 """transformers' ``SchedulerType`` values (checked against it by a test; importing transformers here would
 cost seconds on every config)."""
-NO_WARMUP = {"constant": "constant_with_warmup", "reduce_lr_on_plateau": "constant_with_warmup"}
-"""Schedules that ignore ``warmup_ratio`` in transformers, and the one that honours it instead."""
+IGNORES_WARMUP = ("constant", "reduce_lr_on_plateau")
+"""Schedules that ignore ``warmup_ratio`` in transformers (``constant_with_warmup`` honours it)."""
 
 
 @dataclasses.dataclass
@@ -115,10 +115,10 @@ class TrainerConfig:
                 "lr_scheduler_type",
                 f"unknown schedule {self.lr_scheduler_type!r}; one of {', '.join(SCHEDULERS)}",
             )
-        if self.warmup_ratio > 0 and (instead := NO_WARMUP.get(self.lr_scheduler_type)):
+        if self.warmup_ratio > 0 and self.lr_scheduler_type in IGNORES_WARMUP:
             raise FieldError(
                 "warmup_ratio",
-                f"{self.lr_scheduler_type!r} ignores warmup (transformers); use lr_scheduler_type: {instead}, or "
+                f"{self.lr_scheduler_type!r} ignores warmup (transformers); use lr_scheduler_type: constant_with_warmup, or "
                 "warmup_ratio: 0",
             )
         if self.weight_decay < 0:
